@@ -1,0 +1,325 @@
+"""The one entry point the rest of profile-align calls.
+
+``Client`` = backend + cache + bounded concurrency + optional RPM/TPM limits + retries (exponential
+backoff with jitter on 429/5xx/timeouts/connection errors) + a hard per-attempt timeout + accounting +
+progress bars. A request whose retries run out becomes a :class:`RequestFailed` (raised by ``complete``,
+returned in place by ``map``), recorded in the cache and retried on the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+
+from .accounting import Accounting, Prices
+from .base import Backend, BackendError, Request, RequestFailed, Response, TransientError
+from .cache import Cache, CacheMode, cache_key
+from .parsing import ParseError, extract_json, parse_model
+from .ratelimit import RateLimiter
+from .registry import get_backend
+
+__all__ = ["Client", "make_client"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, TransientError)
+
+
+class Client:
+    """Wraps one backend. Use ``await client.complete(req)``, ``await client.map(reqs)`` or ``client.run_all(reqs)``.
+
+    Args:
+        backend: a Backend or a model string (``local``, ``openai:gpt-4o-mini``, ``openai-compat:URL::MODEL``...).
+        cache: a :class:`Cache`, a path to the SQLite file, or None for the default user cache file.
+        cache_mode: ``use`` | ``refresh`` | ``off`` (when ``cache`` is not already a Cache).
+        concurrency: max requests in flight (capped by the backend's own ``max_concurrency``).
+        rpm, tpm: optional requests / tokens per minute limits.
+        max_retries: retries after the first attempt for transient errors (429, 5xx, timeouts, connection).
+        timeout_s: hard limit per attempt.
+        backoff_initial_s, backoff_max_s: exponential backoff with jitter; a server's Retry-After is honoured.
+    """
+
+    def __init__(
+        self,
+        backend: Backend | str,
+        *,
+        cache: Cache | str | Path | None = None,
+        cache_mode: CacheMode = "use",
+        concurrency: int = 8,
+        rpm: float | None = None,
+        tpm: float | None = None,
+        max_retries: int = 4,
+        timeout_s: float = 300.0,
+        backoff_initial_s: float = 1.0,
+        backoff_max_s: float = 60.0,
+        accounting: Accounting | None = None,
+        prices: Prices | None = None,
+        progress: bool = True,
+        console: Any = None,
+        backend_options: dict[str, Any] | None = None,
+    ):
+        self.backend: Backend = get_backend(backend, **(backend_options or {})) if isinstance(backend, str) else backend
+        self.cache = cache if isinstance(cache, Cache) else Cache(cache, mode=cache_mode)
+        cap = self.backend.capabilities.max_concurrency
+        self.concurrency = max(1, min(concurrency, cap) if cap else concurrency)
+        self.rpm, self.tpm = rpm, tpm
+        self.max_retries = max(0, max_retries)
+        self.timeout_s = timeout_s
+        self.backoff_initial_s = backoff_initial_s
+        self.backoff_max_s = backoff_max_s
+        self.accounting = accounting or Accounting(prices)
+        self.progress = progress
+        self.console = console
+        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[asyncio.Semaphore, RateLimiter]]
+        self._per_loop = weakref.WeakKeyDictionary()
+        self._inflight: dict[str, asyncio.Future[Response]] = {}
+        self._cache_id = self.backend.cache_id
+
+    # ------------------------------------------------------------------ helpers
+    def _loop_state(self) -> tuple[asyncio.Semaphore, RateLimiter]:
+        loop = asyncio.get_running_loop()
+        state = self._per_loop.get(loop)
+        if state is None:
+            state = (asyncio.Semaphore(self.concurrency), RateLimiter(self.rpm, self.tpm))
+            self._per_loop[loop] = state
+        return state
+
+    def key(self, request: Request) -> str:
+        return cache_key(self.backend.name, self._cache_id, request)[0]
+
+    def _wait(self, retry_state: Any) -> float:
+        n = max(0, retry_state.attempt_number - 1)
+        base = min(self.backoff_max_s, self.backoff_initial_s * 2.0 ** n + random.uniform(0, self.backoff_initial_s))
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        after = getattr(exc, "retry_after", None)
+        return min(max(base, float(after)), self.backoff_max_s) if after else base
+
+    @staticmethod
+    def _estimate_tokens(request: Request) -> int:
+        return sum(len(m.get("content", "")) for m in request.messages) // 4 + request.max_tokens
+
+    def _finish(self, request: Request, resp: Response) -> Response:
+        resp.prompt_type = request.prompt_type
+        if not resp.backend:
+            resp.backend = self.backend.name
+        if not resp.model:
+            resp.model = self.backend.model_id
+        if request.json_schema is not None and resp.parsed is None and not resp.cached:
+            try:
+                resp.parsed = extract_json(resp.text)
+            except ParseError:
+                resp.parsed = None
+        return resp
+
+    def _account(self, request: Request, resp: Response) -> None:
+        self.accounting.record_response(resp)
+        if request.json_schema is not None and resp.parsed is None:
+            resp._parse_failure_counted = True
+            self.accounting.record_parse_failure(resp.backend, resp.model, request.prompt_type)
+
+    # ------------------------------------------------------------------ core
+    async def _attempts(self, request: Request, limiter: RateLimiter, counter: list[int]) -> Response:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.max_retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception(_is_retryable),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                counter[0] += 1
+                if limiter.active:
+                    await limiter.acquire(self._estimate_tokens(request))
+                try:
+                    resp = await asyncio.wait_for(self.backend.complete(request), self.timeout_s)
+                except asyncio.TimeoutError as exc:
+                    raise TransientError(f"no answer within {self.timeout_s:g} s") from exc
+                if not isinstance(resp, Response):
+                    raise BackendError(f"backend returned {type(resp).__name__}, not Response")
+                return resp
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def complete(self, request: Request) -> Response:
+        """One request through cache -> limiter -> backend (with retries). Raises :class:`RequestFailed`."""
+        backend_name, model = self.backend.name, self.backend.model_id
+        key, payload = cache_key(backend_name, self._cache_id, request)
+        self.accounting.start(backend_name, model, request.prompt_type)
+        hit = self.cache.get(key)
+        if hit is not None:
+            hit.prompt_type = request.prompt_type
+            self._account(request, hit)
+            return hit
+        leader = self._inflight.get(key)
+        if leader is not None:  # an identical request is already running: share its answer
+            try:
+                resp = (await asyncio.shield(leader)).model_copy(update={"cached": True, "latency_s": 0.0})
+            except asyncio.CancelledError:
+                if leader.cancelled():  # the leader was cancelled, not us: run it ourselves
+                    return await self.complete(request)
+                raise
+            except RequestFailed:
+                self.accounting.record_failure(backend_name, model, request.prompt_type)
+                raise
+            resp.prompt_type = request.prompt_type
+            self._account(request, resp)
+            return resp
+        fut: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = fut
+        try:
+            sem, limiter = self._loop_state()
+            async with sem:
+                counter = [0]
+                try:
+                    resp = await self._attempts(request, limiter, counter)
+                except Exception as exc:  # retries ran out, permanent error, or a backend bug
+                    failure = RequestFailed(str(exc) or type(exc).__name__, request=request, key=key,
+                                            attempts=counter[0], error_type=type(exc).__name__)
+                    self.cache.put_failure(key, payload, request, failure, backend_name, model)
+                    self.accounting.record_failure(backend_name, model, request.prompt_type)
+                    fut.set_exception(failure)
+                    fut.exception()  # mark retrieved
+                    raise failure from exc
+            resp = self._finish(request, resp)
+            self.cache.put(key, payload, request, resp, counter[0])  # written before anyone sees it
+            self._account(request, resp)
+            fut.set_result(resp)
+            return resp
+        finally:
+            if not fut.done():
+                fut.cancel()
+            self._inflight.pop(key, None)
+
+    async def map(self, requests: Sequence[Request], desc: str = "LLM requests") -> list[Response | RequestFailed]:
+        """All requests, in order; failures come back as :class:`RequestFailed` values (never "")."""
+        requests = list(requests)
+        results: list[Response | RequestFailed | None] = [None] * len(requests)
+        if not requests:
+            return []
+        next_index = iter(range(len(requests)))
+        n_failed = 0
+        progress, task_id = self._progress(desc, len(requests))
+
+        async def worker() -> None:
+            nonlocal n_failed
+            for i in next_index:
+                try:
+                    results[i] = await self.complete(requests[i])
+                except RequestFailed as failure:
+                    results[i] = failure
+                    n_failed += 1
+                if progress is not None:
+                    progress.update(task_id, advance=1, failed=n_failed)
+
+        try:
+            if progress is not None:
+                progress.start()
+            await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(requests)))))
+        finally:
+            if progress is not None:
+                progress.stop()
+        return results  # type: ignore[return-value]
+
+    def _progress(self, desc: str, total: int) -> tuple[Any, Any]:
+        if not self.progress:
+            return None, None
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+
+        from ._progress import RateColumn
+
+        progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+            RateColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            TextColumn("[red]{task.fields[failed]} failed"),
+            console=self.console, transient=False, refresh_per_second=4,
+        )
+        return progress, progress.add_task(desc, total=total, failed=0)
+
+    # ------------------------------------------------------------------ structured output
+    def parse(self, response: Response, model: type[M]) -> M | None:
+        """Validate a response against a pydantic model; a failure is counted (per prompt type), never guessed."""
+        source = response.parsed if response.parsed is not None else response.text
+        try:
+            return parse_model(source, model)
+        except ParseError:
+            if not response._parse_failure_counted:
+                response._parse_failure_counted = True
+                self.accounting.record_parse_failure(response.backend, response.model, response.prompt_type)
+            return None
+
+    async def map_structured(self, requests: Sequence[Request], model: type[M],
+                             desc: str = "LLM requests") -> list[M | RequestFailed | ParseError]:
+        """Like :meth:`map`, filling ``json_schema`` from ``model`` and validating every answer."""
+        schema = model.model_json_schema()
+        reqs = [r if r.json_schema is not None else r.model_copy(update={"json_schema": schema}) for r in requests]
+        out: list[M | RequestFailed | ParseError] = []
+        for resp in await self.map(reqs, desc=desc):
+            if isinstance(resp, RequestFailed):
+                out.append(resp)
+                continue
+            value = self.parse(resp, model)
+            out.append(value if value is not None else ParseError(f"unparseable {model.__name__}", resp.text))
+        return out
+
+    # ------------------------------------------------------------------ sync helpers and lifecycle
+    def run_all(self, requests: Sequence[Request], desc: str = "LLM requests") -> list[Response | RequestFailed]:
+        """Synchronous :meth:`map` for callers that are not async (works inside a running loop too)."""
+        return _run_sync(lambda: self.map(requests, desc=desc))
+
+    def complete_sync(self, request: Request) -> Response:
+        return _run_sync(lambda: self.complete(request))
+
+    def summary_table(self) -> Any:
+        return self.accounting.summary_table()
+
+    async def aclose(self) -> None:
+        close = getattr(self.backend, "aclose", None)
+        if close is not None:
+            await close()
+        self.cache.close()
+
+    def close(self) -> None:
+        _run_sync(self.aclose)
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+
+def _run_sync(make_coro: Callable[[], Any]) -> Any:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make_coro())
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(make_coro())
+        except BaseException as exc:  # pragma: no cover - re-raised below
+            box["error"] = exc
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def make_client(model: str = "local", **options: Any) -> Client:
+    """``Client(get_backend(model), **options)``; backend options go in ``backend_options``."""
+    return Client(model, **options)

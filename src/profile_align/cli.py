@@ -1,0 +1,298 @@
+"""The ``profile-align`` command line: one entry point with subcommands.
+
+Run ``profile-align --help`` or ``profile-align COMMAND --help`` for every option.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="profile-align",
+    help=(
+        "PROFILE: which factors (length, hallucination, coverage, ...) drive a judge's pairwise "
+        "preferences, and do humans and models prefer for the same reasons.\n\n"
+        "Typical flow: `factors` (factor values per text) -> `score` (a judge's factor scores, tau_14 "
+        "with bootstrap CIs) -> `align` (how two judges' factor rankings agree)."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# Piped output (CI logs, files) gets a wide table instead of rich's 80-column default.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+# -- shared dataset options ---------------------------------------------------------------------
+DataArg = Annotated[str, typer.Argument(
+    help="Dataset: a file (.jsonl, .json, .csv, .tsv, optionally .gz), a shipped set name "
+         "(see `profile-align datasets`), or hf:<name> for a Hugging Face dataset (needs the `hub` extra and network).")]
+FormatOpt = Annotated[Optional[str], typer.Option(
+    "--format", help="Input format (tldr_axis, tldr_comparisons, shp, webgpt, summeval, hh_rlhf, llmbar, "
+                     "mtbench, generic; see `profile-align datasets`). Default: detected from the first row.")]
+TaskOpt = Annotated[Optional[str], typer.Option(
+    "--task", help="summarization | helpful_response | document_qa (or a custom name). Picks the paper's "
+                   "factor set. Default: the format's task.")]
+DomainOpt = Annotated[Optional[str], typer.Option("--domain", help="SHP/SHP-2: keep only this domain, e.g. askacademia.")]
+AspectOpt = Annotated[str, typer.Option(
+    "--aspect", help="SummEval: which expert rating decides the preference: coherence | consistency | "
+                     "fluency | relevance | mean (of the four).")]
+MapOpt = Annotated[Optional[list[str]], typer.Option(
+    "--map", help="Generic format column mapping, repeatable: FIELD=COLUMN with FIELD in id, example_id, input, "
+                  "title, sources, output_a, output_b, preferred. E.g. --map input=prompt --map preferred=winner.")]
+SkipOpt = Annotated[bool, typer.Option(
+    "--skip-invalid", help="Skip malformed rows (counted and listed) instead of stopping at the first one.")]
+LimitOpt = Annotated[Optional[int], typer.Option("--limit", help="Use only the first N examples.")]
+SampleOpt = Annotated[Optional[int], typer.Option("--sample", help="Use a random sample of N examples (seeded by --seed).")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (sampling, bootstrap).")]
+SelectOpt = Annotated[Optional[str], typer.Option(
+    "--select", help="Comma-separated factor names (default: the task's factor set; see `profile-align taxonomy`).")]
+
+
+def _parse_map(items: list[str] | None) -> dict[str, str] | None:
+    if not items:
+        return None
+    mapping = {}
+    for it in items:
+        if "=" not in it:
+            raise typer.BadParameter(f"--map expects FIELD=COLUMN, got {it!r}")
+        k, v = it.split("=", 1)
+        mapping[k.strip()] = v.strip()
+    return mapping
+
+
+def _load(data: str, fmt, task, domain, aspect, mapping, skip_invalid, limit, sample=None, seed=0):
+    from .data.loaders import load_dataset
+
+    kwargs = dict(format=fmt, task=task, domain=domain, aspect=aspect, mapping=_parse_map(mapping),
+                  skip_invalid=skip_invalid, limit=limit)
+    ds = load_dataset(data, **kwargs)
+    if ds.report is not None:
+        for line in ds.report.summary_lines():
+            err.print(line, markup=False, highlight=False)
+    if sample is not None:
+        ds = ds.sample(sample, seed=seed)
+        err.print(f"sampled {len(ds.examples)} examples (seed {seed}): {len(ds.pairs)} pairs")
+    return ds
+
+
+def _select(select: str | None) -> list[str] | None:
+    return [s.strip() for s in select.split(",") if s.strip()] if select else None
+
+
+def _write_frame(df, path: Path) -> None:
+    suffix = path.suffix.lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        df.to_csv(path, index=False)
+    elif suffix == ".parquet":
+        df.to_parquet(path, index=False)
+    elif suffix == ".json":
+        path.write_text(df.to_json(orient="records", indent=1))
+    else:
+        raise typer.BadParameter(f"unsupported output format {suffix!r}: use .json, .csv or .parquet")
+
+
+def _fmt(x, nd=3) -> str:
+    try:
+        if x is None or x != x:
+            return "-"
+    except TypeError:
+        return str(x)
+    return f"{x:+.{nd}f}" if isinstance(x, float) else str(x)
+
+
+# -- commands -----------------------------------------------------------------------------------
+@app.command()
+def factors(
+    data: DataArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the factor table (.parquet, .csv or .json).")] = Path("factors.parquet"),
+    fmt: FormatOpt = None, task: TaskOpt = None, domain: DomainOpt = None, aspect: AspectOpt = "mean",
+    map: MapOpt = None, skip_invalid: SkipOpt = False, limit: LimitOpt = None, sample: SampleOpt = None,
+    seed: SeedOpt = 0, select: SelectOpt = None,
+) -> None:
+    """Compute factor values for every output text (once per distinct text) and write a factor table.
+
+    Rule-based factors (length, novel words) need no model. Factors that need a model backend are
+    listed as not computed.
+    """
+    from .factors.table import compute_factors
+
+    ds = _load(data, fmt, task, domain, aspect, map, skip_invalid, limit, sample, seed)
+    table = compute_factors(ds, _select(select))
+    table.save(output)
+    t = Table(title=f"factors of {len(table)} outputs ({ds.name}, task {ds.task})")
+    for c in ("factor", "extractor", "computed", "missing", "mean", "min", "max"):
+        t.add_column(c, justify="right" if c not in ("factor", "extractor") else "left")
+    for r in table.summary().itertuples():
+        t.add_row(r.factor, r.extractor, str(r.computed), str(r.missing), f"{r.mean:.3f}", f"{r.min:.3f}", f"{r.max:.3f}")
+    out.print(t)
+    for w, n in sorted(table.warnings.items()):
+        err.print(f"warning ({n}x): {w}", markup=False)
+    err.print(f"wrote {output}")
+
+
+def _scores_table(res, title: str) -> Table:
+    from .taxonomy import REGISTRY
+
+    df = res.to_frame().sort_values("rank")
+    t = Table(title=title)
+    for c in ("rank", "factor", "level 2", "level 3", "score", "95% CI", "C", "D", "ties (f/j/both)", "missing", "n used"):
+        t.add_column(c, justify="left" if c in ("factor", "level 2", "level 3") else "right")
+    for r in df.itertuples():
+        fac = REGISTRY.get(r.factor) if r.factor in REGISTRY else None
+        ci = "no applicable pairs" if r.score != r.score else f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]"
+        t.add_row(str(int(r.rank)) if r.rank == r.rank else "-", fac.label if fac else r.factor,
+                  fac.level2 if fac else "-", fac.level3.value if fac else "-", _fmt(float(r.score)), ci,
+                  str(r.concordant), str(r.discordant), f"{r.factor_ties}/{r.judge_ties}/{r.both_ties}",
+                  str(r.missing), str(r.n_used))
+    return t
+
+
+@app.command()
+def score(
+    data: DataArg,
+    judge: Annotated[str, typer.Option("--judge", help="Whose preferences: 'human' (the dataset's labels) or a judge name present in the data.")] = "human",
+    factors_file: Annotated[Optional[Path], typer.Option("--factors", help="Factor table from `profile-align factors`. Default: compute rule-based factors now.")] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the scores: .json (full result, input of `align`), .csv or .parquet.")] = None,
+    policy: Annotated[str, typer.Option("--policy", help="Tie policy: auto | human | generation | evaluation | count-all | drop-all. auto = human for human labels, evaluation if the judge ever ties, else generation.")] = "auto",
+    name: Annotated[Optional[str], typer.Option("--name", help="Label of this judge in the output (default: the judge name), e.g. experts-relevance.")] = None,
+    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap replicates (resampling examples) for the CIs; 0 = none.")] = 1000,
+    ci: Annotated[float, typer.Option("--ci", help="Confidence level.")] = 0.95,
+    fmt: FormatOpt = None, task: TaskOpt = None, domain: DomainOpt = None, aspect: AspectOpt = "mean",
+    map: MapOpt = None, skip_invalid: SkipOpt = False, limit: LimitOpt = None, sample: SampleOpt = None,
+    seed: SeedOpt = 0, select: SelectOpt = None,
+) -> None:
+    """Factor scores of a judge: tau_14 = (C - D) / (C + D + T) per factor, ranked, with CIs."""
+    from .factors.table import FactorTable
+    from .scoring import factor_scores
+    from .stats.tau import policy_name
+
+    ds = _load(data, fmt, task, domain, aspect, map, skip_invalid, limit, sample, seed)
+    table = FactorTable.load(factors_file) if factors_file else None
+    names = _select(select)
+    if table is not None and names is None:
+        names = table.factor_names
+    res = factor_scores(ds, table, judge=judge, factors=names, policy=None if policy == "auto" else policy,
+                        n_boot=n_boot, ci=ci, seed=seed, name=name)
+    n_pairs = len(ds.preferences_of(judge))
+    out.print(_scores_table(res, f"factor scores of judge '{res.judge}' on {ds.name}: {n_pairs} pairs, "
+                                 f"{len(ds.examples)} examples, policy {policy_name(res.policy) or 'custom'}, "
+                                 f"{int(ci * 100)}% CI by example bootstrap (B={n_boot}, seed {seed})"))
+    if output:
+        if output.suffix.lower() == ".json":
+            output.parent.mkdir(parents=True, exist_ok=True)
+            res.save_json(output)
+        else:
+            _write_frame(res.to_frame(), output)
+        err.print(f"wrote {output}")
+
+
+@app.command("align")
+def align_cmd(
+    scores_a: Annotated[Path, typer.Argument(help="Factor scores of judge A (.json from `profile-align score -o`).")],
+    scores_b: Annotated[Path, typer.Argument(help="Factor scores of judge B (.json).")],
+    test: Annotated[bool, typer.Option("--test/--no-test", help="Per-factor difference test (paired bootstrap over examples).")] = True,
+    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap replicates for the difference test.")] = 2000,
+    seed: SeedOpt = 0,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the alignment (and differences) as .json.")] = None,
+) -> None:
+    """Alignment of two judges' factor scores: Kendall tau, Spearman rho, Pearson r (with p-values),
+    and which factors differ significantly."""
+    from .stats import FactorScoreResult, align, compare_judges
+
+    a, b = FactorScoreResult.load_json(scores_a), FactorScoreResult.load_json(scores_b)
+    res = align(a, b)
+    t = Table(title=f"alignment of '{a.judge}' and '{b.judge}' over {res.n_factors} factors")
+    for c in ("measure", "value", "p-value"):
+        t.add_column(c, justify="right")
+    for name, v, p in (("Kendall tau", res.kendall_tau, res.kendall_p), ("Spearman rho", res.spearman_rho, res.spearman_p),
+                       ("Pearson r", res.pearson_r, res.pearson_p)):
+        t.add_row(name, _fmt(v), "-" if p != p else f"{p:.3g}")
+    out.print(t)
+    payload = {"alignment": res.to_dict()}
+    if test:
+        diff = compare_judges(a, b, n_boot=n_boot, seed=seed)
+        df = diff.to_frame()
+        t2 = Table(title=f"per-factor difference {a.judge} - {b.judge} (paired bootstrap over examples, B={n_boot})")
+        for c in ("factor", a.judge, b.judge, "diff", "95% CI", "p", "p (Holm)", "sig."):
+            t2.add_column(c, justify="left" if c == "factor" else "right")
+        for r in df.itertuples():
+            t2.add_row(r.factor, _fmt(r.score_a), _fmt(r.score_b), _fmt(r.diff), f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]",
+                       f"{r.p_value:.3g}", f"{r.p_holm:.3g}", "*" if r.significant else "")
+        out.print(t2)
+        payload["differences"] = json.loads(df.to_json(orient="records"))
+    if output:
+        output.write_text(json.dumps(payload, indent=2, default=float))
+        err.print(f"wrote {output}")
+
+
+@app.command()
+def datasets() -> None:
+    """List the input formats the loaders understand and the data sets shipped with the package."""
+    from .data.loaders import list_formats, shipped_datasets
+
+    t = Table(title="input formats (--format)")
+    t.add_column("format")
+    t.add_column("description")
+    for name, desc in list_formats().items():
+        t.add_row(name, desc)
+    out.print(t)
+    t2 = Table(title="shipped data sets (use the name as DATA)")
+    for c in ("name", "format", "licence", "description"):
+        t2.add_column(c)
+    for name, info in shipped_datasets().items():
+        t2.add_row(name, info.format, info.licence, info.description)
+    out.print(t2)
+
+
+@app.command()
+def taxonomy(task: TaskOpt = None) -> None:
+    """Show the factor taxonomy (level 1 / 2 / 3, value type, extractor) or one task's factor set."""
+    from .taxonomy import REGISTRY, factors_for_task
+
+    facs = factors_for_task(task) if task else list(REGISTRY)
+    t = Table(title=f"factors{' of task ' + task if task else ''}")
+    for c in ("name", "label", "level 2", "level 3", "value", "extractor", "polarity", "description"):
+        t.add_column(c)
+    for f in facs:
+        t.add_row(f.name, f.label, f.level2, f.level3.value, f.value_type.value, f.extractor,
+                  {1: "+", -1: "-", 0: "0"}[f.polarity], f.description)
+    out.print(t)
+
+
+def _mount_subapps() -> None:
+    try:
+        from .backends.cli import app as backends_app
+    except ImportError:  # backends not available in this build
+        return
+    app.add_typer(backends_app, name="backends", help="LLM backends: check a model string works.")
+
+
+_mount_subapps()
+
+
+def main(argv: list[str] | None = None) -> None:
+    from .data.dataset import InvalidInputError
+
+    try:
+        app(args=argv, standalone_mode=True)
+    except InvalidInputError as e:
+        err.print(f"error: {e}", markup=False)
+        sys.exit(2)
+    except (FileNotFoundError, KeyError, ValueError) as e:
+        err.print(f"error: {e}", markup=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

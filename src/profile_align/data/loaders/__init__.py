@@ -1,0 +1,119 @@
+"""Loaders for human-judgement data in their original schemas.
+
+``load_dataset(source, format=None, ...)`` reads a local file (JSON, JSONL, optionally gzipped; CSV,
+TSV), a shipped set (``"summeval"``, ``"hh-rlhf"``, ``"llmbar"``, ``"mtbench"``) or a Hugging Face
+dataset (``"hf:<name>[:<config>][@<split>]"``, with the ``hub`` extra), detects the format from the
+first row when none is given, and returns a :class:`Dataset` whose ``report`` says how many rows were
+read, pairs built, human ties dropped, and which rows were rejected and why.
+
+Formats (``list_formats()``): ``tldr_axis``, ``tldr_comparisons``, ``shp``, ``webgpt``, ``summeval``,
+``hh_rlhf``, ``llmbar``, ``mtbench``, ``generic``. New formats register with ``@register_format``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..dataset import Dataset, LoadReport
+from . import generic, shared, shp, tldr, webgpt  # noqa: F401  (register the formats)
+from .builder import DatasetBuilder
+from .generic import parse_mapping
+from .hub import HubUnavailableError, hub_records, parse_hub_source
+from .io import Record, get_field, read_records
+from .registry import (FormatSpec, LoadContext, LoadOptions, detect_format, get_format, list_formats,
+                       register_format, run_format)
+from .shipped import ShippedSet, canonical_name, read_shipped_rows, shipped_datasets, shipped_path
+
+__all__ = [
+    "load_dataset", "load_records", "list_formats", "register_format", "get_format", "detect_format",
+    "shipped_datasets", "shipped_path", "read_shipped_rows", "ShippedSet", "parse_mapping",
+    "read_records", "get_field", "Record", "LoadOptions", "LoadContext", "FormatSpec",
+    "HubUnavailableError",
+]
+
+
+def _resolve(source: str | Path) -> tuple[Iterable[Record], str, str | None, str]:
+    """(records, display name, format implied by the source, default dataset name)."""
+    s = str(source)
+    if isinstance(source, str) and s.startswith("hf:"):
+        spec = parse_hub_source(s)
+        return hub_records(spec), str(spec), None, spec.name.rsplit("/", 1)[-1]
+    p = Path(source)
+    if isinstance(source, str) and not p.exists():
+        key = canonical_name(s)
+        if key is not None:
+            sset = shipped_datasets()[key]
+            if sset.format not in list_formats():
+                raise ValueError(f"shipped set {key!r} is not a preference data set; "
+                                 f"read its rows with read_shipped_rows({key!r})")
+            return read_records(sset.path), f"shipped:{key}", sset.format, key
+        if not p.suffix:
+            raise FileNotFoundError(
+                f"{s!r} is neither a file, a shipped set ({', '.join(shipped_datasets())}) nor hf:<name>")
+    name = p.name
+    for suffix in (".gz", ".jsonl", ".json", ".csv", ".tsv"):
+        name = name.removesuffix(suffix)
+    return read_records(p), str(p), None, name
+
+
+def _peek(records: Iterable[Record]) -> tuple[Any, Iterator[Record]]:
+    """The first parsable row (for sniffing) and an iterator over all records."""
+    it = iter(records)
+    head: list[Record] = []
+    first = None
+    for rec in it:
+        head.append(rec)
+        if rec.error is None and rec.data is not None:
+            first = rec.data
+            break
+    return first, itertools.chain(head, it)
+
+
+def load_records(records: Iterable[Record], format: str | None = None, *, source: str = "<records>",
+                 task: str | None = None, name: str | None = None, **options: Any) -> Dataset:
+    """Build a dataset from already-read records (what :func:`load_dataset` does after reading)."""
+    if options.get("mapping") is not None:
+        options["mapping"] = parse_mapping(options["mapping"])
+        format = format or "generic"
+    if format is None:
+        first, records = _peek(records)
+        if first is None:
+            raise ValueError(f"{source}: no rows to read")
+        spec = detect_format(first, source)
+    else:
+        spec = get_format(format)
+        if spec.name == "generic" and not options.get("mapping"):
+            raise ValueError("the generic format needs a column mapping, e.g. "
+                             "mapping='id=id,input=prompt,output_a=response_a,output_b=response_b,preferred=winner'")
+    opts = LoadOptions(**options)
+    if task is not None:
+        from ...taxonomy import normalize_task
+
+        task = normalize_task(task)
+    report = LoadReport(source=source, format=spec.name)
+    ctx = LoadContext(source, spec.name, opts, report, DatasetBuilder(limit=opts.limit))
+    run_format(spec, records, ctx)
+    return ctx.builder.finish(name or Path(source).name, task or spec.task, report)
+
+
+def load_dataset(source: str | Path, format: str | None = None, *, task: str | None = None,
+                 domain: str | None = None, aspect: str = "mean", mapping: Mapping[str, str] | str | None = None,
+                 skip_invalid: bool = False, limit: int | None = None, seed: int = 0,
+                 name: str | None = None) -> Dataset:
+    """Load human preferences from a file, a shipped set or ``hf:<name>``.
+
+    ``format``: a registered format (``None``: detected from the first row; ``generic`` when a
+    ``mapping`` is given). ``task``: override the format's task. ``domain``: SHP domain filter
+    (``"askacademia"``). ``aspect``: SummEval rating (coherence, consistency, fluency, relevance or
+    mean). ``mapping``: generic role -> column mapping (dict or ``"role=col,..."``).
+    ``skip_invalid``: malformed rows become rejections in ``report`` instead of an
+    :class:`InvalidInputError`. ``limit``: keep the first N examples. ``seed``: orientation of
+    rating-derived pairs (TL;DR axis, SummEval). ``name``: the dataset's name.
+    """
+    records, where, implied, default_name = _resolve(source)
+    return load_records(records, format or (None if mapping else implied), source=where, task=task,
+                        name=name or default_name, domain=domain, aspect=aspect, mapping=mapping,
+                        skip_invalid=skip_invalid, limit=limit, seed=seed)

@@ -1,0 +1,98 @@
+"""Glue between the data model and the statistics: a judge's preferences on a dataset's pairs plus a
+factor table -> per-factor scores; two judges -> alignment, agreement and per-factor differences.
+
+Pairs only *compare* cached factor values: f = sign(value(A) - value(B)), NaN where either value is
+missing (that pair is then excluded from that factor and counted as ``missing``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .data.dataset import Dataset
+from .data.model import Verdict
+from .factors.table import FactorTable, compute_factors
+from .stats import (
+    AgreementResult,
+    AlignmentResult,
+    FactorScoreResult,
+    align,
+    compare_values,
+    compute_factor_scores,
+    pairwise_agreement,
+)
+
+__all__ = ["PairArrays", "pair_arrays", "factor_scores", "agreement", "default_policy", "align"]
+
+
+@dataclass(frozen=True)
+class PairArrays:
+    """A judge's verdicts and the factor comparisons of the same pairs, aligned row by row."""
+
+    pair_ids: np.ndarray  # (P,) str
+    example_ids: np.ndarray  # (P,) str
+    pref: np.ndarray  # (P,) int8 in {+1, -1, 0}
+    fcmp: np.ndarray  # (P, F) float in {+1, -1, 0, NaN}
+    factor_names: list[str]
+
+
+def default_policy(judge: str, pref: np.ndarray) -> str:
+    """The paper's tie policy for a judge: ``human`` for the human labels (ties dropped at load time),
+    ``evaluation`` for a judge that can say Tie (model-evaluation setting: factor ties omitted), and
+    ``generation`` for a judge that never ties (factor ties count in the denominator)."""
+    if judge == "human":
+        return "human"
+    return "evaluation" if np.any(pref == 0) else "generation"
+
+
+def pair_arrays(dataset: Dataset, table: FactorTable, judge: str = "human",
+                factors: Sequence[str] | None = None, atol: float = 0.0) -> PairArrays:
+    prefs = dataset.preferences_of(judge)
+    pairs = dataset.pair_map()
+    factor_names = list(factors) if factors is not None else table.factor_names
+    pl = [pairs[p.pair_id] for p in prefs]
+    va = table.lookup([p.a for p in pl], factor_names)
+    vb = table.lookup([p.b for p in pl], factor_names)
+    return PairArrays(
+        pair_ids=np.array([p.id for p in pl], dtype=object),
+        example_ids=np.array([p.example_id for p in pl], dtype=object),
+        pref=np.array([int(p.verdict) for p in prefs], dtype=np.int8),
+        fcmp=compare_values(va, vb, atol=atol),
+        factor_names=factor_names,
+    )
+
+
+def factor_scores(dataset: Dataset, table: FactorTable | None = None, *, judge: str = "human",
+                  factors: Sequence[str] | None = None, policy: str | None = None, n_boot: int = 1000,
+                  ci: float = 0.95, seed: int = 0, atol: float = 0.0, name: str | None = None) -> FactorScoreResult:
+    """Factor scores (tau_14) of ``judge`` on ``dataset`` with example-level bootstrap CIs.
+
+    ``table`` defaults to the rule-based factors computed on the spot. ``policy`` defaults to
+    :func:`default_policy`. ``name`` labels the result (default: the judge name).
+    """
+    if table is None:
+        table = compute_factors(dataset, factors)
+    arr = pair_arrays(dataset, table, judge, factors, atol)
+    pol = policy or default_policy(judge, arr.pref)
+    return compute_factor_scores(arr.pref, arr.fcmp, arr.factor_names, arr.example_ids, policy=pol,
+                                 judge=name or judge, n_boot=n_boot, ci=ci, seed=seed)
+
+
+def agreement(dataset: Dataset, judge_a: str = "human", judge_b: str = "model", *,
+              ties: str = "disagree") -> AgreementResult:
+    """Pairwise agreement of two judges on the pairs both judged."""
+    a = {p.pair_id: int(p.verdict) for p in dataset.preferences_of(judge_a)}
+    b = {p.pair_id: int(p.verdict) for p in dataset.preferences_of(judge_b)}
+    common = sorted(set(a) & set(b))
+    if not common:
+        raise ValueError(f"judges {judge_a!r} and {judge_b!r} share no pairs")
+    pairs = dataset.pair_map()
+    return pairwise_agreement(np.array([a[k] for k in common]), np.array([b[k] for k in common]), ties=ties,
+                              example_ids=np.array([pairs[k].example_id for k in common], dtype=object))
+
+
+# re-exported for the top-level API
+_ = (AlignmentResult, Verdict)
