@@ -47,8 +47,9 @@ AspectOpt = Annotated[str, typer.Option(
     "--aspect", help="SummEval: which expert rating decides the preference: coherence | consistency | "
                      "fluency | relevance | mean (of the four).")]
 MapOpt = Annotated[Optional[list[str]], typer.Option(
-    "--map", help="Generic format column mapping, repeatable: FIELD=COLUMN with FIELD in id, example_id, input, "
-                  "title, sources, output_a, output_b, preferred. E.g. --map input=prompt --map preferred=winner.")]
+    "--map", help="Generic format column mapping, repeatable: FIELD=COLUMN. Required: input, output_a, output_b, "
+                  "preferred (a/b/tie or 1/2/0); optional: id, example_id, title, sources, strength. "
+                  "E.g. --map input=prompt --map preferred=winner.")]
 SkipOpt = Annotated[bool, typer.Option(
     "--skip-invalid", help="Skip malformed rows (counted and listed) instead of stopping at the first one.")]
 LimitOpt = Annotated[Optional[int], typer.Option("--limit", help="Use only the first N examples.")]

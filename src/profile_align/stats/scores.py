@@ -303,6 +303,9 @@ def compute_factor_scores(
         n_boot: bootstrap replicates over examples (0: no CI).
         ci: confidence level of the percentile interval.
         seed: seed of the ``numpy.random.Generator`` (same seed, same CI).
+
+    Memory/time: the result keeps per-example counts, ``E * F * 6`` int64, and each bootstrap
+    replicate costs ``O(E * F)``; without ``example_ids`` every pair is an example (``E = P``).
     """
     codes = category_codes(pref, fcmp)
     if len(factor_names) != codes.shape[0]:

@@ -190,7 +190,7 @@ class Counts:
             t = t + self.factor_ties
         if pol.judge_ties == "count":
             t = t + self.judge_ties
-        if pol.factor_ties == "count" or pol.judge_ties == "count":
+        if pol.factor_ties == "count" and pol.judge_ties == "count":
             t = t + self.both_ties
         return t
 

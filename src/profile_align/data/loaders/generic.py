@@ -1,7 +1,8 @@
 """Any JSONL/CSV/TSV file of pairs, with a column mapping (role -> column name).
 
-Roles: ``id``, ``input``, ``output_a``, ``output_b``, ``preferred`` (required); ``example_id``,
-``title``, ``sources``, ``strength`` (optional). ``preferred`` takes a/b/tie or 1/2/0 (see
+Roles: ``input``, ``output_a``, ``output_b``, ``preferred`` (required); ``id``, ``example_id``,
+``title``, ``sources``, ``strength`` (optional; without ``id`` a row's id is ``line<N>``, its line
+number in the file). ``preferred`` takes a/b/tie or 1/2/0 (see
 :meth:`Verdict.parse`). Without ``example_id`` every row is its own example (id = the row id); with
 it, rows of the same example share the example (its first input) and identical texts share one
 output. ``sources`` is a list, a JSON list in a CSV cell, or one string. Row ids must be unique.
@@ -20,8 +21,8 @@ from .shared import parse_verdict
 
 __all__ = ["Generic", "parse_mapping", "REQUIRED_ROLES", "OPTIONAL_ROLES"]
 
-REQUIRED_ROLES = ("id", "input", "output_a", "output_b", "preferred")
-OPTIONAL_ROLES = ("example_id", "title", "sources", "strength")
+REQUIRED_ROLES = ("input", "output_a", "output_b", "preferred")
+OPTIONAL_ROLES = ("id", "example_id", "title", "sources", "strength")
 
 
 def parse_mapping(spec: str | Mapping[str, str]) -> dict[str, str]:
@@ -71,14 +72,17 @@ def _strength(rec: Record, col: str) -> float | None:
 
 
 @register_format("generic", detect=None, task="generic",
-                 description="any JSONL/CSV/TSV of pairs with a column mapping (id, input, output_a, output_b, preferred)")
+                 description="any JSONL/CSV/TSV of pairs with a column mapping (input, output_a, output_b, preferred; optional id, example_id, title, sources, strength)")
 class Generic:
     def parse(self, rec: Record, ctx: LoadContext) -> Any:
         m = ctx.options.mapping  # checked by parse_mapping before the first row
         if not m:
             raise ValueError("the generic format needs a column mapping (mapping=...)")
-        rid = str(get_field(rec, m["id"], (str, int)))
-        ctx.claim(rec, m["id"], rid)
+        if "id" in m:
+            rid = str(get_field(rec, m["id"], (str, int)))
+            ctx.claim(rec, m["id"], rid)
+        else:
+            rid = f"line{rec.line}"
         text = get_field(rec, m["input"], str)
         outs = [get_field(rec, m[r], str) for r in ("output_a", "output_b")]
         verdict = parse_verdict(rec, m["preferred"])
