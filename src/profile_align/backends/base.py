@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "BackendError",
@@ -147,7 +147,8 @@ class Response(BaseModel):
     """Per generated token: {token: logprob} of the most likely alternatives (None if not requested/available)."""
     prompt_type: str = "default"
 
-    _parse_failure_counted: bool = PrivateAttr(default=False)
+    parse_failure_counted: bool = Field(default=False, exclude=True, repr=False)
+    """Set by the client once a parse failure of this response has been counted (not stored)."""
 
 
 # --------------------------------------------------------------------------- protocol

@@ -10,14 +10,17 @@
   the prompt is in ``responses.request`` (join on ``key``).
 
 One connection guarded by a lock: safe for many asyncio tasks (and worker threads) in one process; WAL lets
-other processes read while a run writes.
+other processes read while a run writes. ``aput`` hands writes to one writer thread that commits everything
+queued in a single transaction (group commit) and wakes each waiting task only after its commit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
+import queue
 import sqlite3
 import threading
 import time
@@ -79,6 +82,15 @@ def default_cache_path() -> Path:
     return cache_dir() / "llm-cache.sqlite3"
 
 
+def _resolve(fut: asyncio.Future[None], error: BaseException | None) -> None:
+    if fut.done():
+        return
+    if error is None:
+        fut.set_result(None)
+    else:
+        fut.set_exception(error)
+
+
 def _canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -96,7 +108,12 @@ class Cache:
         self.mode: CacheMode = mode
         self.path = Path(path) if path is not None else default_cache_path()
         self._lock = threading.Lock()
+        self._wlock = threading.Lock()
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
+        self._rconn: sqlite3.Connection | None = None
+        self._rlock = threading.Lock()
         if mode != "off":
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30.0, isolation_level=None)
@@ -105,6 +122,9 @@ class Cache:
             conn.execute("PRAGMA busy_timeout=30000")
             conn.executescript(_SCHEMA)
             self._conn = conn
+            # a second connection for lookups: under WAL, reads never wait for the writer's transaction
+            self._rconn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30.0,
+                                          isolation_level=None)
 
     @property
     def enabled(self) -> bool:
@@ -115,8 +135,9 @@ class Cache:
         """A stored successful response (``cached=True``), or None (miss, failure, refresh/off mode)."""
         if self.mode != "use" or self._conn is None:
             return None
-        with self._lock:
-            row = self._conn.execute(
+        with self._rlock:
+            assert self._rconn is not None
+            row = self._rconn.execute(
                 "SELECT response FROM responses WHERE key = ? AND status = 'ok'", (key,)
             ).fetchone()
         if row is None:
@@ -152,69 +173,134 @@ class Cache:
         return (dict(zip(cols, r)) for r in rows)
 
     # ------------------------------------------------------------------ write
-    def put(self, key: str, payload: str, request: Request, response: Response, attempts: int = 1) -> None:
-        if self._conn is None:
-            return
+    _UPSERT_OK = (
+        "INSERT INTO responses (key, status, backend, model, prompt_type, prompt_version, request,"
+        " response, error, attempts, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+        " ON CONFLICT(key) DO UPDATE SET status=excluded.status, response=excluded.response,"
+        " error=NULL, attempts=responses.attempts+excluded.attempts, updated_at=excluded.updated_at,"
+        " prompt_type=excluded.prompt_type"
+    )
+    _UPSERT_FAILED = (
+        "INSERT INTO responses (key, status, backend, model, prompt_type, prompt_version, request,"
+        " response, error, attempts, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+        " ON CONFLICT(key) DO UPDATE SET error=excluded.error,"
+        " attempts=responses.attempts+excluded.attempts, updated_at=excluded.updated_at"
+        " WHERE responses.status != 'ok'"
+    )
+    _INSERT_LOG = (
+        "INSERT INTO log (ts, key, backend, model, prompt_type, status, latency_s, prompt_tokens,"
+        " completion_tokens, text, error) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+    )
+
+    @staticmethod
+    def _ok_rows(key: str, payload: str, request: Request, response: Response, attempts: int) -> list[tuple]:
         now = time.time()
         stored = response.model_dump_json(exclude={"cached"})
+        return [
+            (Cache._UPSERT_OK, (key, "ok", response.backend, response.model, request.prompt_type,
+                                request.prompt_version, payload, stored, None, attempts, now, now)),
+            (Cache._INSERT_LOG, (now, key, response.backend, response.model, request.prompt_type, "ok",
+                                 response.latency_s, response.usage.prompt_tokens,
+                                 response.usage.completion_tokens, response.text, None)),
+        ]
+
+    @staticmethod
+    def _failed_rows(key: str, payload: str, request: Request, failure: RequestFailed,
+                     backend: str, model: str) -> list[tuple]:
+        now = time.time()
+        err = f"{failure.error_type}: {failure.message}"
+        return [
+            (Cache._UPSERT_FAILED, (key, "failed", backend, model, request.prompt_type, request.prompt_version,
+                                    payload, None, err, failure.attempts, now, now)),
+            (Cache._INSERT_LOG, (now, key, backend, model, request.prompt_type, "failed", None, None, None,
+                                 None, err)),
+        ]
+
+    def _write(self, statements: list[tuple]) -> None:
+        """One transaction, committed before returning (durable across a process kill)."""
+        assert self._conn is not None
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.execute(
-                    "INSERT INTO responses (key, status, backend, model, prompt_type, prompt_version, request,"
-                    " response, error, attempts, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
-                    " ON CONFLICT(key) DO UPDATE SET status=excluded.status, response=excluded.response,"
-                    " error=NULL, attempts=responses.attempts+excluded.attempts, updated_at=excluded.updated_at,"
-                    " prompt_type=excluded.prompt_type",
-                    (key, "ok", response.backend, response.model, request.prompt_type, request.prompt_version,
-                     payload, stored, None, attempts, now, now),
-                )
-                self._log(now, key, response.backend, response.model, request.prompt_type, "ok",
-                          response.latency_s, response.usage.prompt_tokens, response.usage.completion_tokens,
-                          response.text, None)
+                grouped: dict[str, list[tuple]] = {}
+                for sql, params in statements:  # executemany per statement; order kept within each
+                    grouped.setdefault(sql, []).append(params)
+                for sql, rows in grouped.items():
+                    self._conn.executemany(sql, rows)
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+
+    def put(self, key: str, payload: str, request: Request, response: Response, attempts: int = 1) -> None:
+        if self._conn is not None:
+            self._write(self._ok_rows(key, payload, request, response, attempts))
 
     def put_failure(self, key: str, payload: str, request: Request, failure: RequestFailed,
                     backend: str, model: str) -> None:
         """Record a failure; an existing successful answer is never overwritten by one."""
-        if self._conn is None:
-            return
-        now = time.time()
-        err = f"{failure.error_type}: {failure.message}"
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.execute(
-                    "INSERT INTO responses (key, status, backend, model, prompt_type, prompt_version, request,"
-                    " response, error, attempts, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
-                    " ON CONFLICT(key) DO UPDATE SET error=excluded.error,"
-                    " attempts=responses.attempts+excluded.attempts, updated_at=excluded.updated_at"
-                    " WHERE responses.status != 'ok'",
-                    (key, "failed", backend, model, request.prompt_type, request.prompt_version, payload, None,
-                     err, failure.attempts, now, now),
-                )
-                self._log(now, key, backend, model, request.prompt_type, "failed", None, None, None, None, err)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        if self._conn is not None:
+            self._write(self._failed_rows(key, payload, request, failure, backend, model))
 
-    def _log(self, *values: Any) -> None:
-        assert self._conn is not None
-        self._conn.execute(
-            "INSERT INTO log (ts, key, backend, model, prompt_type, status, latency_s, prompt_tokens,"
-            " completion_tokens, text, error) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            values,
-        )
+    async def aput(self, key: str, payload: str, request: Request, response: Response, attempts: int = 1) -> None:
+        """Like :meth:`put`, but off the event loop with group commit: returns once committed."""
+        if self._conn is not None:
+            await self._writer_submit(self._ok_rows(key, payload, request, response, attempts))
+
+    async def aput_failure(self, key: str, payload: str, request: Request, failure: RequestFailed,
+                           backend: str, model: str) -> None:
+        if self._conn is not None:
+            await self._writer_submit(self._failed_rows(key, payload, request, failure, backend, model))
+
+    async def _writer_submit(self, statements: list[tuple]) -> None:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        with self._wlock:
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(target=self._writer_loop, name="profile-align-cache", daemon=True)
+                self._writer.start()
+        self._queue.put((statements, loop, fut))
+        await fut
+
+    def _writer_loop(self) -> None:
+        """Drain everything queued, write it in one transaction, then wake the waiting tasks."""
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            while True:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)
+                    break
+                batch.append(nxt)
+            error: BaseException | None = None
+            try:
+                self._write([st for statements, _, _ in batch for st in statements])
+            except BaseException as exc:  # report to every waiter
+                error = exc
+            for _, loop, fut in batch:
+                try:
+                    loop.call_soon_threadsafe(_resolve, fut, error)
+                except RuntimeError:  # the loop is closed
+                    pass
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        with self._wlock:
+            writer, self._writer = self._writer, None
+        if writer is not None and writer.is_alive():
+            self._queue.put(None)
+            writer.join()
+            self._queue = queue.SimpleQueue()
+        with self._lock, self._rlock:
+            for conn in (self._rconn, self._conn):
+                if conn is not None:
+                    conn.close()
+            self._conn = self._rconn = None
 
     def __enter__(self) -> Cache:
         return self

@@ -25,7 +25,7 @@ CHECK_SCHEMA: dict[str, Any] = {
 def check_request() -> Request:
     return Request.from_prompt(
         "Post: The museum opens at 9 am and closes at 5 pm on weekdays.\n"
-        "Statement: The museum is open in the afternoon on a Tuesday.\n"
+        "Statement: The museum opens at 9 am on weekdays.\n"
         "Is the statement supported by the post? Reply in JSON with the keys supported (true or false) "
         "and reason (one short sentence).",
         system="You check whether a statement is supported by a text. Reply with JSON only.",

@@ -30,6 +30,7 @@ from .registry import get_backend
 __all__ = ["Client", "make_client"]
 
 M = TypeVar("M", bound=BaseModel)
+_timeout = getattr(asyncio, "timeout", None)  # Python >= 3.11
 
 
 def _is_retryable(exc: BaseException) -> bool:
@@ -98,12 +99,16 @@ class Client:
     def key(self, request: Request) -> str:
         return cache_key(self.backend.name, self._cache_id, request)[0]
 
-    def _wait(self, retry_state: Any) -> float:
-        n = max(0, retry_state.attempt_number - 1)
-        base = min(self.backoff_max_s, self.backoff_initial_s * 2.0 ** n + random.uniform(0, self.backoff_initial_s))
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
+    def _backoff(self, failed_attempts: int, exc: BaseException | None) -> float:
+        """Exponential backoff with jitter; a server's Retry-After wins when longer (capped at backoff_max_s)."""
+        base = min(self.backoff_max_s,
+                   self.backoff_initial_s * 2.0 ** (failed_attempts - 1) + random.uniform(0, self.backoff_initial_s))
         after = getattr(exc, "retry_after", None)
         return min(max(base, float(after)), self.backoff_max_s) if after else base
+
+    def _wait(self, retry_state: Any) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        return self._backoff(retry_state.attempt_number + 1, exc)
 
     @staticmethod
     def _estimate_tokens(request: Request) -> int:
@@ -125,29 +130,47 @@ class Client:
     def _account(self, request: Request, resp: Response) -> None:
         self.accounting.record_response(resp)
         if request.json_schema is not None and resp.parsed is None:
-            resp._parse_failure_counted = True
+            resp.parse_failure_counted = True
             self.accounting.record_parse_failure(resp.backend, resp.model, request.prompt_type)
 
     # ------------------------------------------------------------------ core
+    async def _call(self, request: Request) -> Response:
+        try:
+            if _timeout is not None:
+                async with _timeout(self.timeout_s):
+                    resp = await self.backend.complete(request)
+            else:  # Python 3.10
+                resp = await asyncio.wait_for(self.backend.complete(request), self.timeout_s)
+        except asyncio.TimeoutError as exc:
+            raise TransientError(f"no answer within {self.timeout_s:g} s") from exc
+        if not isinstance(resp, Response):
+            raise BackendError(f"backend returned {type(resp).__name__}, not Response")
+        return resp
+
     async def _attempts(self, request: Request, limiter: RateLimiter, counter: list[int]) -> Response:
+        """First attempt directly (the fast path); tenacity takes over only after a transient error."""
+        counter[0] += 1
+        if limiter.active:
+            await limiter.acquire(self._estimate_tokens(request))
+        try:
+            return await self._call(request)
+        except TransientError as exc:
+            if self.max_retries == 0:
+                raise
+            first_error = exc
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.max_retries + 1),
+            stop=stop_after_attempt(self.max_retries),
             wait=self._wait,
             retry=retry_if_exception(_is_retryable),
             reraise=True,
         )
+        await asyncio.sleep(self._backoff(1, first_error))
         async for attempt in retrying:
             with attempt:
                 counter[0] += 1
                 if limiter.active:
                     await limiter.acquire(self._estimate_tokens(request))
-                try:
-                    resp = await asyncio.wait_for(self.backend.complete(request), self.timeout_s)
-                except asyncio.TimeoutError as exc:
-                    raise TransientError(f"no answer within {self.timeout_s:g} s") from exc
-                if not isinstance(resp, Response):
-                    raise BackendError(f"backend returned {type(resp).__name__}, not Response")
-                return resp
+                return await self._call(request)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def complete(self, request: Request) -> Response:
@@ -185,13 +208,13 @@ class Client:
                 except Exception as exc:  # retries ran out, permanent error, or a backend bug
                     failure = RequestFailed(str(exc) or type(exc).__name__, request=request, key=key,
                                             attempts=counter[0], error_type=type(exc).__name__)
-                    self.cache.put_failure(key, payload, request, failure, backend_name, model)
+                    await self.cache.aput_failure(key, payload, request, failure, backend_name, model)
                     self.accounting.record_failure(backend_name, model, request.prompt_type)
                     fut.set_exception(failure)
                     fut.exception()  # mark retrieved
                     raise failure from exc
             resp = self._finish(request, resp)
-            self.cache.put(key, payload, request, resp, counter[0])  # written before anyone sees it
+            await self.cache.aput(key, payload, request, resp, counter[0])  # committed before anyone sees it
             self._account(request, resp)
             fut.set_result(resp)
             return resp
@@ -224,7 +247,10 @@ class Client:
         try:
             if progress is not None:
                 progress.start()
-            await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(requests)))))
+            # more workers than backend slots: while one waits for its cache commit another can use the slot
+            # (the semaphore in complete() still bounds requests in flight to ``concurrency``)
+            n_workers = 2 * self.concurrency if self.cache.enabled else self.concurrency
+            await asyncio.gather(*(worker() for _ in range(min(n_workers, len(requests)))))
         finally:
             if progress is not None:
                 progress.stop()
@@ -253,8 +279,8 @@ class Client:
         try:
             return parse_model(source, model)
         except ParseError:
-            if not response._parse_failure_counted:
-                response._parse_failure_counted = True
+            if not response.parse_failure_counted:
+                response.parse_failure_counted = True
                 self.accounting.record_parse_failure(response.backend, response.model, response.prompt_type)
             return None
 
