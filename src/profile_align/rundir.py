@@ -1,0 +1,239 @@
+"""The run directory: everything a PROFILE run produced, in files every later step reads.
+
+Layout (see docs/run-directory.md for every column)::
+
+    RUN_DIR/
+      manifest.json            config, config hash, versions, dataset, judges, seeds, usage, failures, flags
+      config.yaml              the resolved config of the run
+      dataset/                 examples, outputs (dataset + generated), pairs, preferences (all judges) .parquet
+      factors.parquet          FactorTable: one row per output, one column per factor
+      factor_details.parquet   long: output_id, factor, value, extractor, version, detail, n_items, n_failed
+      answers.parquet          one row per LLM answer used by any stage (input of the diagnostics)
+      scores/<judge>.json      FactorScoreResult of each judge
+      tables/*.csv|.parquet    factor_scores, alignment, agreement, differences, evaluator_bias, ...
+      usage.json               tokens, requests, failures and cost per backend/model/prompt type
+      diagnostics.json         flags raised on degenerate judges/extractors
+      experiments/<name>/      guide, improve, generalize, paradox results
+      report.html              the HTML report
+
+Writes are atomic (temp file + rename), so a killed run never leaves a half-written table.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import re
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .data.dataset import Dataset
+
+__all__ = ["RunDir", "config_hash", "package_versions", "judge_file_name", "ANSWER_COLUMNS"]
+
+# Columns of answers.parquet (one row per LLM answer that a stage used).
+ANSWER_COLUMNS = (
+    "stage",          # factors | generation | evaluation | improve | guide | paradox | probe
+    "prompt_type",    # e.g. atomic_facts, fact_hallucination, intent_alignment, pairwise_eval, scored_generation
+    "model",          # model string of the backend
+    "item_id",        # what was asked about: output id, pair id, example id, fact id ...
+    "input_key",      # hash of the distinct input (so 'distinct answers / distinct inputs' can be computed)
+    "variant",        # order or position: "AB"/"BA" for pairwise, the fact index for per-fact verdicts, target score
+    "answer",         # normalised answer label ("yes", "no", "1", "2", "tie", "aligned", a score...) or None
+    "valid",          # bool: parsed and schema-valid
+    "finish_reason",  # stop | length | ...
+    "cached",         # bool
+    "echo",           # bool: the answer text equals an example given in the prompt
+)
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def config_hash(config: Any) -> str:
+    """SHA-256 (16 hex) of the canonical JSON of a config (dict or pydantic model)."""
+    if hasattr(config, "model_dump"):
+        config = config.model_dump(mode="json")
+    blob = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def package_versions(extra: Iterable[str] = ()) -> dict[str, str]:
+    from importlib import metadata
+
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for name in ("profile-align", "numpy", "scipy", "pandas", "pyarrow", "pydantic", "httpx",
+                 "llama-cpp-python", "transformers", "torch", *extra):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def judge_file_name(judge: str) -> str:
+    """A file-system-safe name for a judge (``local:evaluation`` -> ``local__evaluation``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "__", judge).strip("_") or "judge"
+
+
+class RunDir:
+    """Read and write the files of a run directory."""
+
+    def __init__(self, path: str | Path, *, create: bool = False) -> None:
+        self.path = Path(path)
+        if create:
+            self.path.mkdir(parents=True, exist_ok=True)
+        elif not self.path.is_dir():
+            raise FileNotFoundError(f"run directory not found: {self.path}")
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    def exists(self, name: str) -> bool:
+        return (self.path / name).exists()
+
+    # -- manifest -----------------------------------------------------------------------------
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / "manifest.json"
+
+    def read_manifest(self) -> dict[str, Any]:
+        if not self.manifest_path.exists():
+            return {}
+        return json.loads(self.manifest_path.read_text())
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        self.write_json("manifest.json", manifest)
+
+    def update_manifest(self, **fields: Any) -> dict[str, Any]:
+        m = self.read_manifest()
+        m.update(fields)
+        m["updated"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        self.write_manifest(m)
+        return m
+
+    # -- generic files ------------------------------------------------------------------------
+    def write_json(self, name: str, obj: Any) -> Path:
+        p = self.path / name
+        _atomic_write_bytes(p, json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default).encode())
+        return p
+
+    def read_json(self, name: str) -> Any:
+        return json.loads((self.path / name).read_text())
+
+    def write_table(self, name: str, df: pd.DataFrame, *, csv: bool = True) -> Path:
+        """``name`` without suffix (e.g. ``tables/alignment``): writes .parquet (and .csv)."""
+        p = self.path / f"{name}.parquet"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            df.to_parquet(tmp, index=False)
+            os.replace(tmp, p)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        if csv:
+            _atomic_write_bytes(self.path / f"{name}.csv", df.to_csv(index=False).encode())
+        return p
+
+    def read_table(self, name: str) -> pd.DataFrame:
+        p = self.path / f"{name}.parquet"
+        if p.exists():
+            return pd.read_parquet(p)
+        c = self.path / f"{name}.csv"
+        if c.exists():
+            return pd.read_csv(c)
+        raise FileNotFoundError(f"{self.path}: no table {name!r}")
+
+    def has_table(self, name: str) -> bool:
+        return (self.path / f"{name}.parquet").exists() or (self.path / f"{name}.csv").exists()
+
+    # -- dataset ------------------------------------------------------------------------------
+    def write_dataset(self, ds: Dataset) -> None:
+        for key, df in ds.to_frames().items():
+            self.write_table(f"dataset/{key}", df, csv=False)
+        self.write_json("dataset/info.json", {"name": ds.name, "task": ds.task,
+                                              "report": ds.report.to_dict() if ds.report else None})
+
+    def read_dataset(self) -> Dataset:
+        info = self.read_json("dataset/info.json")
+        frames = {k: self.read_table(f"dataset/{k}") for k in ("examples", "outputs", "pairs", "preferences")}
+        return Dataset.from_frames(frames, name=info["name"], task=info["task"])
+
+    # -- factors and scores -------------------------------------------------------------------
+    def write_factors(self, table: Any) -> Path:
+        return table.save(self.path / "factors.parquet")
+
+    def read_factors(self) -> Any:
+        from .factors.table import FactorTable
+
+        return FactorTable.load(self.path / "factors.parquet")
+
+    def write_scores(self, result: Any) -> Path:
+        p = self.path / "scores" / f"{judge_file_name(result.judge)}.json"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        result.save_json(p)
+        return p
+
+    def read_scores(self) -> dict[str, Any]:
+        """judge name -> FactorScoreResult, for every ``scores/*.json``."""
+        from .stats import FactorScoreResult
+
+        out = {}
+        for p in sorted((self.path / "scores").glob("*.json")):
+            r = FactorScoreResult.load_json(p)
+            out[r.judge] = r
+        return out
+
+    def write_answers(self, df: pd.DataFrame) -> Path:
+        missing = [c for c in ANSWER_COLUMNS if c not in df.columns]
+        if missing:
+            raise ValueError(f"answers table lacks columns {missing}")
+        return self.write_table("answers", df[list(ANSWER_COLUMNS)], csv=False)
+
+    def read_answers(self) -> pd.DataFrame:
+        return self.read_table("answers") if self.has_table("answers") else pd.DataFrame(columns=ANSWER_COLUMNS)
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "model_dump"):
+        return o.model_dump(mode="json")
+    if hasattr(o, "to_dict"):
+        return o.to_dict()
+    if isinstance(o, (set, frozenset)):
+        return sorted(o)
+    if isinstance(o, Path):
+        return str(o)
+    try:
+        import numpy as np
+
+        if isinstance(o, np.integer):
+            return int(o)
+        if isinstance(o, np.floating):
+            return None if o != o else float(o)
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    return str(o)
