@@ -271,12 +271,30 @@ def taxonomy(task: TaskOpt = None) -> None:
     out.print(t)
 
 
+# Feature areas add their commands from their own modules: each has ``register(app)``.
+_COMMAND_MODULES = (
+    "profile_align.factors.cli",      # validate-factors
+    "profile_align.pipeline.cli",     # run
+    "profile_align.diagnostics.cli",  # probe, doctor, diagnose
+    "profile_align.report.cli",       # report
+    "profile_align.experiments.cli",  # guide, improve, generalize, paradox, human-check
+)
+
+
 def _mount_subapps() -> None:
-    try:
-        from .backends.cli import app as backends_app
-    except ImportError:  # backends not available in this build
-        return
-    app.add_typer(backends_app, name="backends", help="LLM backends: check a model string works.")
+    import importlib
+
+    from .backends.cli import app as backends_app
+
+    app.add_typer(backends_app, name="backends", help="LLM backends: list model strings, check one works.")
+    for mod in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(mod)
+        except ModuleNotFoundError as e:  # the area is not built yet
+            if e.name and mod.startswith(e.name):
+                continue
+            raise
+        module.register(app)
 
 
 _mount_subapps()
