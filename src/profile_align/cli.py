@@ -116,30 +116,47 @@ def _fmt(x, nd=3) -> str:
 @app.command()
 def factors(
     data: DataArg,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the factor table (.parquet, .csv or .json).")] = Path("factors.parquet"),
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Where to write the factor table (.parquet, .csv or .json). Default: factors.parquet, or only the run directory when --run-dir is given.")] = None,
     fmt: FormatOpt = None, task: TaskOpt = None, domain: DomainOpt = None, aspect: AspectOpt = "mean",
     map: MapOpt = None, skip_invalid: SkipOpt = False, limit: LimitOpt = None, sample: SampleOpt = None,
     seed: SeedOpt = 0, select: SelectOpt = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="Model for the LLM-extracted factors: local (embedded Qwen2.5-Coder-1.5B), openai-compat:http://HOST:PORT/v1::MODEL, ollama:MODEL, openai:MODEL ... (see `profile-align backends list`). Without it only rule-based factors are computed.")] = None,
+    cache: Annotated[Optional[Path], typer.Option("--cache", help="SQLite answer cache (default: <run-dir>/cache.sqlite, else the user cache).")] = None,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Ignore cached answers and overwrite them.")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the answer cache.")] = False,
+    concurrency: Annotated[int, typer.Option("--concurrency", help="LLM requests in flight (the in-process model serves one at a time).")] = 4,
+    run_dir: Annotated[Optional[Path], typer.Option("--run-dir", "--out-dir", help="Run directory: factors.parquet, factor_details.parquet, answers.parquet and the cache, written as stages finish (rerun resumes).")] = None,
+    unieval: Annotated[Optional[str], typer.Option("--unieval", help="Real UniEval for fluency/coherence (MingZhong/unieval-sum or a local path; `unieval` extra). Default: UniEval's protocol on --model (a proxy).")] = None,
+    max_failure_rate: Annotated[float, typer.Option("--max-failure-rate", help="Exit with code 3 when the share of failed or unparseable LLM answers is above this.")] = 0.05,
 ) -> None:
     """Compute factor values for every output text (once per distinct text) and write a factor table.
 
-    Rule-based factors (length, novel words) need no model. Factors that need a model backend are
-    listed as not computed.
+    Rule-based factors (length, novel words) need no model; the others (atomic facts, fact-level and
+    response-level LLM factors, UniEval-protocol fluency/coherence) need --model.
     """
-    from .factors.table import compute_factors
+    from .factors.cli import build_client, print_extraction
+    from .factors.engine import extract_factors
 
     ds = _load(data, fmt, task, domain, aspect, map, skip_invalid, limit, sample, seed)
-    table = compute_factors(ds, _select(select))
-    table.save(output)
-    t = Table(title=f"factors of {len(table)} outputs ({ds.name}, task {ds.task})")
-    for c in ("factor", "extractor", "computed", "missing", "mean", "min", "max"):
-        t.add_column(c, justify="right" if c not in ("factor", "extractor") else "left")
-    for r in table.summary().itertuples():
-        t.add_row(r.factor, r.extractor, str(r.computed), str(r.missing), f"{r.mean:.3f}", f"{r.min:.3f}", f"{r.max:.3f}")
-    out.print(t)
-    for w, n in sorted(table.warnings.items()):
-        err.print(f"warning ({n}x): {w}", markup=False)
-    err.print(f"wrote {output}")
+    client = build_client(model, cache=cache, refresh=refresh, no_cache=no_cache, concurrency=concurrency,
+                          run_dir=run_dir)
+    try:
+        res = extract_factors(ds, _select(select), client=client, model=model if client is None else None,
+                              run_dir=run_dir, unieval=unieval)
+    finally:
+        if client is not None:
+            client.close()
+    if output is None and run_dir is None:
+        output = Path("factors.parquet")
+    if output is not None:
+        res.table.save(output)
+    print_extraction(res, client, f"factors of {len(res.table)} outputs ({ds.name}, task {ds.task})")
+    for where in (output, run_dir):
+        if where is not None:
+            err.print(f"wrote {where}")
+    if client is not None and res.failure_rate() > max_failure_rate:
+        err.print(f"error: failure rate {res.failure_rate():.1%} is above --max-failure-rate {max_failure_rate:.1%}")
+        raise typer.Exit(3)
 
 
 def _scores_table(res, title: str) -> Table:

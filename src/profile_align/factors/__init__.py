@@ -1,5 +1,7 @@
-"""Factor extraction: rule-based factors here; LLM-based and UniEval factors build on the backends."""
+"""Factor extraction: rule-based factors, LLM-extracted factors (atomic facts, fact-level and
+response-level verdicts) and UniEval-protocol fluency/coherence, through one engine."""
 
+from .engine import ExtractionResult, extract_factors
 from .table import FactorTable, compute_factors
 
-__all__ = ["FactorTable", "compute_factors"]
+__all__ = ["ExtractionResult", "FactorTable", "compute_factors", "extract_factors"]

@@ -9,6 +9,8 @@ Missing values are ``NaN`` and are excluded (and counted) when pairs are compare
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -81,8 +83,28 @@ class FactorTable:
     def save(self, path: str | Path) -> Path:
         """Write as Parquet (provenance kept in the file's metadata), CSV or JSON by suffix."""
         path = Path(path)
-        df = self.to_frame()
         suffix = path.suffix.lower()
+        if suffix not in (".parquet", ".csv", ".json"):
+            raise ValueError(f"unsupported factor table format {suffix!r} (use .parquet, .csv or .json)")
+        # atomic: write a temporary file next to the target, then rename (a killed run never leaves half a file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{suffix}")
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            self._write(tmp, suffix)
+            if suffix == ".csv":
+                side = tmp.with_suffix(".provenance.json")
+                os.replace(side, path.with_suffix(".provenance.json"))
+            os.replace(tmp, path)
+        finally:
+            for p in (tmp, tmp.with_suffix(".provenance.json")):
+                if p.exists():
+                    p.unlink()
+        return path
+
+    def _write(self, path: Path, suffix: str) -> None:
+        df = self.to_frame()
         meta = {"provenance": self.provenance, "warnings": dict(self.warnings)}
         if suffix == ".parquet":
             import pyarrow as pa
@@ -97,9 +119,6 @@ class FactorTable:
             path.with_suffix(".provenance.json").write_text(json.dumps(meta, indent=2))
         elif suffix == ".json":
             path.write_text(json.dumps({"meta": meta, "rows": json.loads(df.to_json(orient="records"))}, indent=1))
-        else:
-            raise ValueError(f"unsupported factor table format {suffix!r} (use .parquet, .csv or .json)")
-        return path
 
     @classmethod
     def load(cls, path: str | Path) -> FactorTable:

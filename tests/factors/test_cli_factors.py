@@ -1,0 +1,41 @@
+"""`profile-align factors` with a model and `validate-factors` (fake backend, no network)."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from profile_align.cli import app
+from profile_align.rundir import RunDir
+
+runner = CliRunner()
+
+
+def test_factors_without_model_lists_skipped_factors(tmp_path):
+    r = runner.invoke(app, ["factors", "summeval", "--limit", "1", "-o", str(tmp_path / "f.parquet")])
+    assert r.exit_code == 0, r.output
+    assert "hallucination: needs a model backend" in r.output
+
+
+def test_factors_with_a_degenerate_fake_model_fails_loudly(tmp_path):
+    # fake:json answers every schema with a placeholder and gives no yes/no logprobs: the UniEval proxy
+    # cannot be scored, which must show up as failures and a non-zero exit code.
+    rd = tmp_path / "run"
+    r = runner.invoke(app, ["factors", "summeval", "--limit", "1", "--model", "fake:json", "--run-dir", str(rd),
+                            "--select", "n_facts,hallucination,fluency"])
+    assert r.exit_code == 3, r.output
+    assert "failure rate" in r.output and "unieval_fluency" in r.output
+    run = RunDir(rd)
+    table = run.read_factors()
+    assert table.values["n_facts"].notna().all() and table.values["fluency"].isna().all()
+    assert run.exists("cache.sqlite") and run.has_table("factor_details") and run.has_table("answers")
+
+
+def test_validate_factors_writes_its_table(tmp_path):
+    rd = tmp_path / "run"
+    r = runner.invoke(app, ["validate-factors", "summeval", "--limit", "2", "--model", "fake:json",
+                            "--run-dir", str(rd), "--n-boot", "50"])
+    assert r.exit_code == 0, r.output
+    assert "summary-level Kendall tau" in r.output and "self-consistency" in r.output
+    df = RunDir(rd).read_table("tables/factor_validation")
+    assert {"coherence", "hallucination", "source_coverage"} <= set(df["factor"])
+    assert set(df["check"]) >= {"human ratings"}
