@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The main job on the embedded defaults: factor values and human factor scores on the shipped
-# SummEval expert ratings (20 CNN/DM articles x 16 systems, pairs by mean expert rating).
+# The main job: a real PROFILE analysis with the embedded local model on a small sample of the shipped
+# SummEval expert ratings (human vs the local model as evaluator and as generator). Resumable: rerun
+# to reuse every finished answer from RUN_DIR/cache.sqlite.
 set -euo pipefail
 RUN=${1:-runs/demo}
 BIN=${BIN:-.venv/bin}
-mkdir -p "$RUN"
-"$BIN/profile-align" factors summeval --task summarization -o "$RUN/factors.parquet"
-"$BIN/profile-align" score summeval --judge human --factors "$RUN/factors.parquet" -o "$RUN/scores_human.json"
-echo "run directory: $RUN"
+CONFIG=${CONFIG:-examples/demo.yaml}
+start=$(date +%s)
+"$BIN/profile-align" run "$CONFIG" --out "$RUN"
+echo "demo finished in $(( $(date +%s) - start )) s; run directory: $RUN"

@@ -1,4 +1,4 @@
-"""CLI of the experiments: ``paradox``, ``human-check export|import`` (and more as they land)."""
+"""CLI of the experiments: ``guide``, ``improve``, ``generalize``, ``paradox``, ``human-check export|import``."""
 
 from __future__ import annotations
 
@@ -48,6 +48,87 @@ def paradox(
     err.print(f"wrote {Path(run_dir) / 'experiments' / 'paradox'}")
 
 
+RunDirArg = Annotated[Path, typer.Argument(help="Run directory of `profile-align run`.")]
+RefreshOpt = Annotated[bool, typer.Option("--refresh", help="Ignore cached answers and ask again.")]
+
+
+def _frame_table(df, title: str) -> Table:
+    t = Table(title=title)
+    for c in df.columns:
+        t.add_column(str(c), justify="left" if df[c].dtype == object else "right")
+    for row in df.itertuples(index=False):
+        t.add_row(*["-" if (isinstance(v, float) and v != v) or v is None else
+                    (f"{v:+.3f}" if isinstance(v, float) else str(v)) for v in row])
+    return t
+
+
+def guide(
+    run_dir: RunDirArg,
+    judge: Annotated[Optional[str], typer.Option("--judge", help="Evaluation judge of the run (default: the first).")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="Model string (default: the judge's model in the run's config).")] = None,
+    n: Annotated[int, typer.Option("--n", help="Number of human-judged pairs to re-judge.")] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the pair sample, GuideRand and the bootstrap.")] = 0,
+    guidance: Annotated[Optional[Path], typer.Option("--guidance", help="File of 'factor: sentence' lines (or YAML) overriding our guidance sentences.")] = None,
+    unadjusted: Annotated[bool, typer.Option("--unadjusted", help="Choose factors by unadjusted p-values (default: Holm-adjusted).")] = False,
+    n_boot: Annotated[int, typer.Option("--n-boot")] = 2000,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Factor guidance for an evaluator: re-judge the same pairs with no guidance, GuideRand and GuideMis."""
+    from .guide import run_guide
+
+    out, err = _console()
+    res = run_guide(run_dir, judge=judge, model=model, n=n, seed=seed, guidance=guidance, adjusted=not unadjusted,
+                    n_boot=n_boot, cache_mode="refresh" if refresh else "use")
+    s = res.summary
+    err.print(f"GuideMis: {s['guide_mis']['factor']} (model - human = {s['guide_mis']['diff_model_minus_human']:+.3f}, "
+              f"{'significant' if s['guide_mis']['significant'] else 'not significant'}); "
+              f"GuideRand: {s['guide_rand']['factor']}" + (f"  [{s['note']}]" if s["note"] else ""))
+    cols = ["condition", "factor", "agreement", "ci_low", "ci_high", "change_vs_none", "change_ci_low", "change_ci_high", "n_pairs"]
+    out.print(_frame_table(res.conditions[cols], f"agreement with humans on {s['n_pairs']} pairs ({s['judge']})"))
+    m = s["mcnemar_mis_vs_none"]
+    out.print(f"McNemar GuideMis vs none: {m['treatment_only_right']} pairs fixed, {m['baseline_only_right']} broken, "
+              f"exact p = {m['p_value']:.3g}")
+    if s["n_pairs_dropped"]:
+        err.print(f"{s['n_pairs_dropped']} pairs without a valid verdict in every condition were left out")
+
+
+def improve(
+    run_dir: RunDirArg,
+    generator: Annotated[Optional[str], typer.Option("--generator", help="Generator model string (default: the run's evaluation judge's model).")] = None,
+    evaluator: Annotated[Optional[str], typer.Option("--evaluator", help="Evaluator model string (default: the generator).")] = None,
+    factor_model: Annotated[Optional[str], typer.Option("--factor-model", help="Model for LLM-extracted factors (default: the run's).")] = None,
+    n: Annotated[int, typer.Option("--n", help="Number of examples.")] = 20,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    select: Annotated[Optional[str], typer.Option("--select", help="Comma-separated factors (default: the run's factors).")] = None,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Feedback-driven improvement vs baselines A and B: factor scores of improvement and their alignment."""
+    from .improve import run_improve
+
+    out, err = _console()
+    names = [x.strip() for x in select.split(",")] if select else None
+    res = run_improve(run_dir, generator=generator, evaluator=evaluator, n=n, seed=seed, factors=names,
+                      factor_model_string=factor_model, cache_mode="refresh" if refresh else "use")
+    out.print(_frame_table(res.alignment, f"alignment of improvement factor scores ({res.summary['n_examples']} examples)"))
+    piv = res.scores.pivot(index="factor", columns="condition", values="score").reset_index()
+    out.print(_frame_table(piv, "improvement factor scores (tau_14, improved text preferred)"))
+    err.print(f"failures: {res.summary['failures']}")
+
+
+def generalize(
+    run_dir: RunDirArg,
+    judge: Annotated[Optional[str], typer.Option("--judge", help="Generation judge of the run (default: the first).")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="Model for direct generations when the run has none.")] = None,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Direct vs score-k generations: cosine similarity of min-max scaled mean factor vectors."""
+    from .generalize import run_generalize
+
+    out, _ = _console()
+    res = run_generalize(run_dir, judge=judge, model=model, cache_mode="refresh" if refresh else "use")
+    out.print(_frame_table(res.similarity, f"similarity of direct and score-k outputs ({res.summary['judge']})"))
+
+
 human_check = typer.Typer(help="Human check of a judge's preferences: export a form for annotators, import their answers.",
                           no_args_is_help=True)
 
@@ -90,5 +171,8 @@ def hc_import(
 
 
 def register(app: typer.Typer) -> None:
+    app.command("guide")(guide)
+    app.command("improve")(improve)
+    app.command("generalize")(generalize)
     app.command("paradox")(paradox)
     app.add_typer(human_check, name="human-check")

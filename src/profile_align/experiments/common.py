@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..rundir import RunDir
 
-__all__ = ["Prompt", "load_prompt", "experiment_client", "write_experiment", "read_experiment"]
+__all__ = ["Prompt", "load_prompt", "experiment_client", "model_name", "write_experiment", "read_experiment"]
 
 _VERSION = re.compile(r"^#\s*version:\s*(\S+)\s*$")
 
@@ -52,6 +52,12 @@ def experiment_client(model: str | Any, run_dir: RunDir | None, *, cache_mode: s
         return model
     cache = (run_dir / "cache.sqlite") if run_dir is not None else None
     return Client(model, cache=cache, cache_mode=cache_mode, concurrency=concurrency, progress=progress)
+
+
+def model_name(model: Any) -> str:
+    """A model string, or the model id of a Client / backend object."""
+    backend = getattr(model, "backend", model)
+    return str(getattr(backend, "model_id", model))
 
 
 def write_experiment(run_dir: RunDir, name: str, summary: dict[str, Any],

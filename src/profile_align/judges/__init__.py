@@ -1,0 +1,19 @@
+"""Judges in PROFILE's settings: the human labels, a model as generator (scored outputs), a model as
+evaluator (pairwise, both orders) and reward models. Prompts are package-data text files in
+``judges/prompts`` with a version that goes into ``Request.prompt_version``."""
+
+from .common import FailureCounter, JudgeResult
+from .evaluation import COMBINE_RULES, EvaluationJudge, combine_verdicts, parse_better, position_stats, verdict_from_position
+from .generation import VARIANTS, GenerationJudge, GradedParse, parse_graded
+from .human import HUMAN, human_judge
+from .reward_model import SCORERS, RewardModelJudge, ServerScorer, TransformersScorer, make_scorer, read_scores
+from .templates import Template, load_template, render_context, rubric_lines, task_wording
+
+__all__ = [
+    "JudgeResult", "FailureCounter",
+    "EvaluationJudge", "COMBINE_RULES", "combine_verdicts", "parse_better", "position_stats", "verdict_from_position",
+    "GenerationJudge", "GradedParse", "parse_graded", "VARIANTS",
+    "HUMAN", "human_judge",
+    "RewardModelJudge", "SCORERS", "ServerScorer", "TransformersScorer", "make_scorer", "read_scores",
+    "Template", "load_template", "render_context", "rubric_lines", "task_wording",
+]  # fmt: skip

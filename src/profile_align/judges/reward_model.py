@@ -1,0 +1,196 @@
+"""A reward model as judge: every output gets a scalar reward; in a pair the higher reward is preferred,
+equal rewards (within ``tie_tol``) are ties. Judge name ``rm:<label>``.
+
+Scorers (registry :data:`SCORERS`, chosen by ``kind``):
+
+* ``transformers``: a sequence-classification reward model (local path, or hub id when online) via the
+  ``rm`` extra (``pip install 'profile-align[rm]'``); imported only when used.
+* ``server``: any HTTP server with a reward/score endpoint (vLLM ``/pooling`` or ``/classify``, or a
+  custom one): POST ``{"model": MODEL, "input": [text, ...]}`` to ``url``; the reply's scores are read
+  from ``data[i]`` (a number, or an object with ``score`` / ``reward`` / ``data`` / ``logits`` / ``probs``)
+  or from a top-level ``scores`` / ``rewards`` list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import pandas as pd
+
+from ..data.model import Example, Output, Pair, Preference, Verdict, text_hash
+from .common import JudgeResult
+
+__all__ = ["RewardScorer", "TransformersScorer", "ServerScorer", "SCORERS", "make_scorer", "RewardModelJudge",
+           "format_for_rm", "read_scores"]
+
+
+class RewardScorer(Protocol):
+    model: str
+
+    def score(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]: ...
+
+
+def format_for_rm(example: Example) -> str:
+    """The prompt side of the (prompt, response) a reward model scores."""
+    text = f"{example.title}\n{example.input}" if example.title else example.input
+    if example.sources:
+        text += "\n\nReferences:\n" + "\n".join(example.sources)
+    return text.strip()
+
+
+class TransformersScorer:
+    """A ``AutoModelForSequenceClassification`` reward model (the first logit is the reward)."""
+
+    def __init__(self, model: str, *, device: str | None = None, max_length: int = 2048, batch_size: int = 4,
+                 model_obj: Any = None, tokenizer: Any = None) -> None:
+        try:
+            import torch  # noqa: F401
+            import transformers
+        except ImportError as e:
+            raise ImportError(
+                "the transformers reward-model judge needs the 'rm' extra: pip install 'profile-align[rm]' "
+                f"(missing: {e.name})") from e
+        self.model = model
+        self.max_length, self.batch_size = max_length, batch_size
+        self.tok = tokenizer or transformers.AutoTokenizer.from_pretrained(model)
+        self.net = model_obj or transformers.AutoModelForSequenceClassification.from_pretrained(model)
+        self.device = device or "cpu"
+        self.net.to(self.device).eval()
+
+    def _text(self, prompt: str, response: str) -> str:
+        if getattr(self.tok, "chat_template", None):
+            return self.tok.apply_chat_template([{"role": "user", "content": prompt},
+                                                 {"role": "assistant", "content": response}], tokenize=False)
+        return f"{prompt}\n\n{response}"
+
+    def score(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
+        import torch
+
+        out: list[float] = []
+        texts = [self._text(p, r) for p, r in zip(prompts, responses)]
+        for i in range(0, len(texts), self.batch_size):
+            batch = self.tok(texts[i:i + self.batch_size], return_tensors="pt", padding=True, truncation=True,
+                             max_length=self.max_length).to(self.device)
+            with torch.no_grad():
+                logits = self.net(**batch).logits
+            out.extend(float(x) for x in logits[:, 0].tolist())
+        return out
+
+
+def _first_number(v: Any) -> float | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, list) and v:
+        return _first_number(v[0])
+    if isinstance(v, dict):
+        for k in ("score", "reward", "data", "logits", "probs", "embedding"):
+            if k in v:
+                return _first_number(v[k])
+    return None
+
+
+def read_scores(payload: Any, n: int) -> list[float]:
+    """Scores from a server reply (see the module doc). Raises ValueError when they cannot be read."""
+    items = None
+    if isinstance(payload, dict):
+        for k in ("scores", "rewards", "data"):
+            if isinstance(payload.get(k), list):
+                items = payload[k]
+                break
+    elif isinstance(payload, list):
+        items = payload
+    if items is None:
+        raise ValueError(f"reward server reply has no 'data', 'scores' or 'rewards' list: {str(payload)[:200]}")
+    if len(items) != n:
+        raise ValueError(f"reward server returned {len(items)} scores for {n} inputs")
+    if all(isinstance(x, dict) and "index" in x for x in items):
+        items = sorted(items, key=lambda x: x["index"])
+    vals = [_first_number(x) for x in items]
+    if any(v is None for v in vals):
+        raise ValueError(f"reward server reply has an item without a number: {str(items)[:200]}")
+    return vals  # type: ignore[return-value]
+
+
+class ServerScorer:
+    """POST ``{"model", "input": [...]}`` to ``url`` (batched); retries transient errors."""
+
+    def __init__(self, model: str, *, url: str, api_key: str | None = None, batch_size: int = 16,
+                 timeout_s: float = 120.0, max_retries: int = 3, template: str = "{prompt}\n\n{response}") -> None:
+        if not url:
+            raise ValueError("the server reward-model judge needs a url")
+        self.model, self.url, self.batch_size, self.template = model, url, batch_size, template
+        self.timeout_s, self.max_retries = timeout_s, max_retries
+        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+    def score(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
+        import time
+
+        import httpx
+
+        texts = [self.template.format(prompt=p, response=r) for p, r in zip(prompts, responses)]
+        out: list[float] = []
+        with httpx.Client(timeout=self.timeout_s) as http:
+            for i in range(0, len(texts), self.batch_size):
+                chunk = texts[i:i + self.batch_size]
+                for attempt in range(self.max_retries + 1):
+                    try:
+                        r = http.post(self.url, json={"model": self.model, "input": chunk}, headers=self.headers)
+                        if r.status_code in (429, 500, 502, 503, 504) and attempt < self.max_retries:
+                            time.sleep(min(2 ** attempt, 10))
+                            continue
+                        r.raise_for_status()
+                        out.extend(read_scores(r.json(), len(chunk)))
+                        break
+                    except (httpx.TransportError,) as e:
+                        if attempt >= self.max_retries:
+                            raise RuntimeError(f"reward server {self.url} unreachable: {e}") from e
+                        time.sleep(min(2 ** attempt, 10))
+        return out
+
+
+SCORERS: dict[str, Callable[..., RewardScorer]] = {
+    "transformers": TransformersScorer,
+    "server": ServerScorer,
+}
+
+
+def make_scorer(kind: str, model: str, **options: Any) -> RewardScorer:
+    try:
+        factory = SCORERS[kind]
+    except KeyError:
+        raise ValueError(f"unknown reward-model kind {kind!r}; known: {sorted(SCORERS)}") from None
+    return factory(model, **options)
+
+
+class RewardModelJudge:
+    """Preferred = higher reward; ``|r_a - r_b| <= tie_tol`` is a tie. Each distinct (input, text) is scored once."""
+
+    def __init__(self, scorer: RewardScorer, *, label: str, tie_tol: float = 0.0) -> None:
+        self.scorer, self.label, self.tie_tol = scorer, label, tie_tol
+        self.name = f"rm:{label}"
+
+    def run(self, examples: Sequence[Example], outputs: Sequence[Output], pairs: Sequence[Pair]) -> JudgeResult:
+        exs = {e.id: e for e in examples}
+        outs = {o.id: o for o in outputs}
+        need = sorted({o for p in pairs for o in (p.a, p.b)})
+        keys = {oid: (text_hash(format_for_rm(exs[outs[oid].example_id])), outs[oid].text_hash) for oid in need}
+        distinct = sorted(set(keys.values()))
+        first = {v: oid for oid, v in reversed(list(keys.items()))}
+        prompts = [format_for_rm(exs[outs[first[k]].example_id]) for k in distinct]
+        texts = [outs[first[k]].text for k in distinct]
+        rewards = dict(zip(distinct, self.scorer.score(prompts, texts))) if distinct else {}
+        res = JudgeResult(self.name, "reward_model", self.scorer.model, "evaluation")
+        n_tie = 0
+        for p in pairs:
+            ra, rb = rewards[keys[p.a]], rewards[keys[p.b]]
+            v = Verdict.TIE if abs(ra - rb) <= self.tie_tol else (Verdict.A if ra > rb else Verdict.B)
+            n_tie += v == Verdict.TIE
+            res.preferences.append(Preference(p.id, self.name, v, float(ra - rb), {"reward_a": ra, "reward_b": rb}))
+        res.stats = {"n_scored_texts": len(distinct), "tie_tol": self.tie_tol,
+                     "tie_rate": n_tie / len(pairs) if pairs else None}
+        res.tables["rewards"] = pd.DataFrame({"judge": self.name, "output_id": need,
+                                              "reward": [rewards[keys[o]] for o in need]})
+        return res

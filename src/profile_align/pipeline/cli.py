@@ -1,0 +1,41 @@
+"""``profile-align run CONFIG``: the end-to-end PROFILE run (mounted by profile_align.cli)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run_cmd(
+        config: Annotated[Path, typer.Argument(help="Run config (YAML); see examples/*.yaml and docs/run.md.")],
+        out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory (default: the config's out_dir, else runs/<name>).")] = None,
+        refresh: Annotated[bool, typer.Option("--refresh", help="Ignore stored LLM answers and overwrite them.")] = False,
+        no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the LLM cache (no resume).")] = False,
+        strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero on any failed or unparseable LLM answer (default: only above the config's max_failure_rate).")] = False,
+        quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    ) -> None:
+        """Run PROFILE end to end: human vs model judges (generation / evaluation settings, reward models),
+        factors for every text, factor scores, alignment, agreement; writes a run directory.
+
+        Rerunning the same config reuses every finished LLM answer (zero new calls when all finished).
+        Models: `local` (embedded Qwen2.5-Coder-1.5B), `openai-compat:http://HOST:PORT/v1::MODEL`,
+        `openai:gpt-4o-mini`, `ollama:MODEL`, ... (see `profile-align backends list`).
+        Exit code 1 when a prompt type's failure rate is above `max_failure_rate` (or any, with --strict).
+        """
+        from ..cli import err
+        from .config import ConfigError
+        from .run import run
+
+        try:
+            result = run(config, out, refresh=refresh, no_cache=no_cache, strict=strict, progress=not quiet)
+        except ConfigError as e:
+            err.print(str(e), markup=False)
+            raise typer.Exit(2) from None
+        if not result.ok:
+            raise typer.Exit(1)

@@ -1,0 +1,163 @@
+"""The configuration of a PROFILE run (YAML <-> pydantic). Unknown keys are errors, so a typo never
+silently falls back to a default. See docs/run.md for every field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+__all__ = ["RunConfig", "DatasetConfig", "SampleConfig", "JudgeConfig", "GenerationConfig", "EvaluationConfig",
+           "RewardModelConfig", "BackendConfig", "StatsConfig", "FactorsConfig", "load_config", "ConfigError"]
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be read or validated (message names the file and the field)."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatasetConfig(_Strict):
+    source: str = Field(description="a file, a shipped set name (summeval, hh-rlhf, ...) or hf:<name>")
+    format: str | None = None
+    task: str | None = None
+    domain: str | None = None
+    aspect: str = "mean"
+    mapping: dict[str, str] | None = None
+    skip_invalid: bool = False
+    limit: int | None = None
+
+
+class SampleConfig(_Strict):
+    examples: int | None = Field(None, ge=1, description="random sample of N examples (None = all)")
+    pairs_per_example: int | None = Field(None, ge=1, description="random sample of at most N human pairs per example")
+    max_input_words: int | None = Field(None, ge=1, description="keep only examples whose input has at most N words")
+    keep_unpaired_outputs: bool = Field(False, description="keep dataset outputs that are in no sampled pair")
+    seed: int = 0
+
+
+class GenerationConfig(_Strict):
+    variant: Literal["one-call", "per-level"] = "per-level"
+    k: int = Field(5, ge=2, le=10)
+    max_words: int = Field(80, ge=5)
+    direct: bool = False
+
+
+class EvaluationConfig(_Strict):
+    both_orders: bool = True
+    combine: str = "tie"
+    guidance: str | None = None
+    justification_max_chars: int = Field(300, ge=20)
+
+
+class JudgeConfig(_Strict):
+    model: str
+    name: str | None = Field(None, description="label in judge names (<name>:generation); default: the model string")
+    settings: list[Literal["generation", "evaluation"]] = Field(default_factory=lambda: ["evaluation", "generation"])
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    backend_options: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.model
+
+    @field_validator("settings")
+    @classmethod
+    def _nonempty(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("a judge needs at least one setting (generation, evaluation)")
+        return list(dict.fromkeys(v))
+
+
+class RewardModelConfig(_Strict):
+    name: str
+    kind: Literal["transformers", "server"] = "transformers"
+    model: str
+    url: str | None = None
+    tie_tol: float = 0.0
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class BackendConfig(_Strict):
+    cache: str | None = Field(None, description="SQLite cache file (default: cache.sqlite in the run directory)")
+    concurrency: int = Field(4, ge=1)
+    timeout_s: float = 300.0
+    max_retries: int = 4
+    temperature: float = 0.6
+    top_p: float = 0.9
+    max_tokens: int = 1024
+    seed: int | None = 0
+
+
+class FactorsConfig(_Strict):
+    names: list[str] | None = Field(None, description="factor names (default: the task's factor set)")
+    model: str | None = Field(None, description="model for LLM-extracted factors (default: the first judge's model)")
+
+
+class StatsConfig(_Strict):
+    n_boot: int = Field(1000, ge=0)
+    seed: int = 0
+    ci: float = 0.95
+    agreement_ties: Literal["disagree", "exclude", "half"] = "disagree"
+    difference_boot: int = Field(2000, ge=1)
+
+
+class RunConfig(_Strict):
+    name: str = "run"
+    out_dir: str | None = Field(None, description="run directory (default: runs/<name>); --out wins")
+    dataset: DatasetConfig
+    sample: SampleConfig = Field(default_factory=SampleConfig)
+    factors: FactorsConfig = Field(default_factory=FactorsConfig)
+    judges: list[JudgeConfig] = Field(default_factory=list)
+    reward_models: list[RewardModelConfig] = Field(default_factory=list)
+    backend: BackendConfig = Field(default_factory=BackendConfig)
+    stats: StatsConfig = Field(default_factory=StatsConfig)
+    max_failure_rate: float = Field(0.2, ge=0.0, le=1.0,
+                                    description="exit non-zero when a prompt type fails more often than this")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> RunConfig:
+        labels = [j.label for j in self.judges] + [f"rm:{r.name}" for r in self.reward_models]
+        dup = sorted({x for x in labels if labels.count(x) > 1})
+        if dup:
+            raise ValueError(f"judge names must be unique; repeated: {dup} (set `name:`)")
+        return self
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def load_config(source: str | Path | dict[str, Any] | RunConfig) -> RunConfig:
+    """A :class:`RunConfig` from a YAML file path, a dict or a RunConfig."""
+    if isinstance(source, RunConfig):
+        return source
+    where = "config"
+    if isinstance(source, (str, Path)):
+        p = Path(source)
+        if not p.exists():
+            raise ConfigError(f"config file not found: {p}")
+        where = str(p)
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{p}: not valid YAML: {e}") from e
+    else:
+        data = source
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping at the top level")
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as e:
+        lines = [f"{where}: invalid config"]
+        for err in e.errors():
+            loc = ".".join(str(x) for x in err["loc"])
+            lines.append(f"  {loc}: {err['msg']}")
+        raise ConfigError("\n".join(lines)) from None

@@ -1,0 +1,137 @@
+"""Terminal summary of a run: judges vs the human (like the paper's Table 1: alignment tau, agreement),
+the per-judge factor score table (like its Tables 5-7), evaluator bias, failures and usage — failure
+counts are always printed beside the numbers they affect."""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ..taxonomy import REGISTRY
+
+__all__ = ["print_summary", "judges_table", "factor_table", "bias_table", "failures_table"]
+
+
+def _f(x: Any, nd: int = 3, signed: bool = True) -> str:
+    if x is None:
+        return "-"
+    try:
+        if isinstance(x, float) and math.isnan(x):
+            return "-"
+    except TypeError:
+        return str(x)
+    return f"{x:+.{nd}f}" if signed else f"{x:.{nd}f}"
+
+
+def _p(p: Any) -> str:
+    return "-" if p is None or (isinstance(p, float) and math.isnan(p)) else f"{p:.2g}"
+
+
+def judges_table(result: Any) -> Table:
+    al = result.tables["alignment"]
+    by = {j.name: j for j in result.judges}
+    n_ex = len(result.dataset.examples)
+    t = Table(title=f"judges vs human on {result.dataset.name} ({n_ex} example{'s' if n_ex != 1 else ''}, "
+                    f"{_pairs(result, 'human')} human pairs)")
+    for c in ("judge", "setting", "pairs", "alignment tau (p)", "rho (p)", "r (p)", "agreement [95% CI]", "failed"):
+        t.add_column(c, justify="left" if c in ("judge", "setting") else "right")
+    for r in al.itertuples():
+        j = by[r.judge]
+        agree = "-" if r.n_agreement_pairs == 0 else \
+            f"{r.agreement:.1%} [{r.agreement_ci_low:.0%}, {r.agreement_ci_high:.0%}] n={r.n_agreement_pairs}"
+        req = sum(v["requests"] for v in j.failures.counts.values())
+        t.add_row(r.judge, r.kind, str(len(j.preferences)), f"{_f(r.kendall_tau)} ({_p(r.kendall_p)})",
+                  f"{_f(r.spearman_rho)} ({_p(r.spearman_p)})", f"{_f(r.pearson_r)} ({_p(r.pearson_p)})",
+                  agree, f"{j.n_failed}/{req}" if req else "-")
+    return t
+
+
+def factor_table(result: Any) -> Table:
+    fs = result.tables["factor_scores"]
+    judges = list(dict.fromkeys(fs["judge"]))
+    t = Table(title="factor scores tau_14 per judge (rank), 95% CI by example bootstrap; - = no applicable pairs")
+    t.add_column("factor")
+    for j in judges:
+        t.add_column(j, justify="right")
+    human = fs[fs["judge"] == "human"].set_index("factor")
+    order = list(human.sort_values("rank").index) if len(human) else list(dict.fromkeys(fs["factor"]))
+    for fac in order:
+        cells = []
+        for j in judges:
+            row = fs[(fs["judge"] == j) & (fs["factor"] == fac)]
+            if not len(row) or math.isnan(float(row["score"].iloc[0])):
+                cells.append("-")
+                continue
+            r = row.iloc[0]
+            cells.append(f"{r['score']:+.3f} ({int(r['rank'])}) [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]")
+        label = REGISTRY.get(fac).label if fac in REGISTRY else fac
+        t.add_row(label, *cells)
+    t.add_row("pairs used / judged", *[
+        f"{int(fs[fs['judge'] == j]['n_used'].max())}/{_pairs(result, j)}" for j in judges], style="dim")
+    return t
+
+
+def _pairs(result: Any, judge: str) -> int:
+    return sum(1 for p in result.dataset.preferences if p.judge == judge)
+
+
+def bias_table(result: Any) -> Table | None:
+    b = result.tables["evaluator_bias"]
+    if not len(b):
+        return None
+    t = Table(title="evaluator position bias (both orders asked)")
+    for c in ("judge", "pairs", "first-position wins", "flip rate", "tie rate", "invalid answers"):
+        t.add_column(c, justify="left" if c == "judge" else "right")
+    for r in b.itertuples():
+        t.add_row(r.judge, str(r.n_pairs), _f(r.first_position_win_rate, 2, False), _f(r.flip_rate, 2, False),
+                  _f(r.tie_rate, 2, False), str(r.n_invalid))
+    return t
+
+
+def failures_table(result: Any) -> Table:
+    t = Table(title="LLM answers by stage / prompt type (every failure counted)")
+    for c in ("stage/prompt type", "requests", "failed", "unparseable", "items failed", "rate"):
+        t.add_column(c, justify="left" if c.startswith("stage") else "right")
+    for k, v in sorted(result.manifest.get("failures", {}).items()):
+        n = v["requests"] + v.get("items", 0)
+        bad = v["failed"] + v["parse_failed"] + v.get("items_failed", 0)
+        style = "red" if k in result.over_threshold else None
+        t.add_row(k, str(v["requests"]), str(v["failed"]), str(v["parse_failed"]), str(v.get("items_failed", "-")),
+                  f"{bad / n:.1%}" if n else "-", style=style)
+    return t
+
+
+def print_summary(result: Any, console: Console | None = None) -> None:
+    con = console or Console(width=None if sys.stdout.isatty() else 200)
+    m = result.manifest
+    con.print(f"[bold]PROFILE run[/bold] {result.run_dir.path}  config {m['config_hash']}  status {m['status']}")
+    fac = m.get("factors", {})
+    if fac.get("not_computed"):
+        con.print(f"factors not computed (no values): {', '.join(fac['not_computed'])}")
+    con.print(factor_table(result))
+    if len(result.tables["alignment"]):
+        con.print(judges_table(result))
+    bt = bias_table(result)
+    if bt is not None:
+        con.print(bt)
+    for j in result.judges:
+        for reason, n in sorted(j.failures.reasons.items()):
+            con.print(f"  {j.name}: {n} x {reason}", markup=False, highlight=False)
+    if m.get("failures"):
+        con.print(failures_table(result))
+    for f in m.get("flags", []):
+        con.print(f"[yellow]flag {f['flag']}[/yellow]: {f['evidence']} — {f['advice']}")
+    u = m.get("usage", {})
+    cost = u.get("cost_usd")
+    con.print(f"LLM usage: {u.get('requests', 0)} requests ({u.get('cached', 0)} from cache, "
+              f"{u.get('new_requests', 0)} new), {u.get('prompt_tokens', 0):,} prompt + "
+              f"{u.get('completion_tokens', 0):,} completion tokens, cost "
+              f"{'n/a' if cost is None else f'${cost:.4f}'}; total time {m['timings'].get('total', 0):.1f} s")
+    if result.over_threshold:
+        con.print(f"[red]failure rate above {m['failure_threshold']:.0%} for: "
+                  + ", ".join(f"{k} ({v:.0%})" for k, v in result.over_threshold.items()) + "[/red]")
+    con.print(f"run directory: {result.run_dir.path}")

@@ -1,0 +1,166 @@
+"""guide / improve / generalize end to end on a fake-backend run whose right answers are known."""
+
+import hashlib
+import re
+
+import numpy as np
+import pytest
+
+from profile_align.backends import Client
+from profile_align.backends.fake import FakeBackend, last_user
+from profile_align.experiments.generalize import run_generalize, similarity_by_level
+from profile_align.experiments.guide import run_guide
+from profile_align.experiments.improve import run_improve
+from profile_align.rundir import RunDir
+
+LENGTH_GUIDANCE = "Do not prefer a text because it is longer or shorter"
+
+
+def texts_of(u):
+    t1 = u.split("Summary 1:\n", 1)[1].split("\n\nSummary 2:")[0]
+    t2 = u.split("Summary 2:\n", 1)[1].split("\n\nReply")[0]
+    return t1, t2
+
+
+def rule(req):
+    u = last_user(req)
+    pt = req.prompt_type
+    if pt == "pairwise_eval":
+        n1, n2 = (len(t.split()) for t in texts_of(u))
+        if LENGTH_GUIDANCE in u:  # guided on length, this fake evaluator flips to the shorter text
+            n1, n2 = n2, n1
+        return {"better": "1" if n1 > n2 else "2" if n2 > n1 else "Tie", "justification": "more detail"}
+    if pt == "scored_generation_level":
+        s = int(re.search(r"quality score (\d+)", u).group(1))
+        return {"text": " ".join(f"w{i}" for i in range(4 * s))}
+    if pt == "direct_generation":
+        return {"text": " ".join(f"w{i}" for i in range(20))}  # exactly the score-5 text
+    if pt == "improve_draft":
+        return {"text": "short draft" if req.seed % 2 else "another short draft text"}
+    if pt in ("improve_feedback", "improve_both", "improve_one"):
+        return {"text": "a much longer improved text " * 5}  # the improver always lengthens
+    raise AssertionError(f"unexpected prompt type {pt}")
+
+
+CONFIG = {
+    "name": "exp",
+    "dataset": {"source": "summeval"},
+    "sample": {"examples": 8, "pairs_per_example": 6, "seed": 2},
+    "factors": {"names": ["length", "novel_words", "novel_words_ratio", "char_parity"]},
+    "judges": [{"model": "fakej", "name": "fk"}],
+    "stats": {"n_boot": 50, "difference_boot": 200},
+}
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    from profile_align.pipeline import run
+    from profile_align.taxonomy import REGISTRY, register_factor
+
+    # a factor unrelated to what either judge prefers, so that GuideRand has a candidate
+    register_factor("char_parity", replace=True)(
+        lambda text, ex: float(int(hashlib.sha256(text.encode()).hexdigest(), 16) % 2))
+    out = tmp_path_factory.mktemp("exp")
+    run(CONFIG, out, backends={"fakej": FakeBackend("json", rule=rule, model_id="fake-judge")},
+        progress=False, print_summary=False)
+    yield RunDir(out)
+    REGISTRY.remove("char_parity")
+
+
+def client(rd):
+    return Client(FakeBackend("json", rule=rule, model_id="fake-judge"), cache=rd / "cache.sqlite", progress=False)
+
+
+def test_guide_picks_length_and_measures_the_change(run_dir):
+    res = run_guide(run_dir, model=client(run_dir), n=200, seed=0, n_boot=200, progress=False)
+    s = res.summary
+    assert s["guide_mis"]["factor"] == "length"  # the fake over-weights length most
+    assert "length" not in s["guide_rand"]["pool"] and "char_parity" in s["guide_rand"]["pool"]
+    assert s["guide_rand"]["factor"] in s["guide_rand"]["pool"]
+    assert s["model"] == "fake-judge"
+    ds = run_dir.read_dataset()
+    outs = ds.output_map()
+    human = {p.pair_id: int(p.verdict) for p in ds.preferences if p.judge == "human"}
+    pairs = ds.pair_map()
+
+    def longer(pid):
+        a, b = (len(outs[x].text.split()) for x in (pairs[pid].a, pairs[pid].b))
+        return 1 if a > b else -1 if b > a else 0
+
+    pp = res.per_pair
+    # without guidance the fake picks the longer text (both orders agree); with GuideMis the shorter
+    assert all(v == longer(pid) for pid, v in zip(pp["pair_id"], pp["none"]))
+    assert all(v == -longer(pid) for pid, v in zip(pp["pair_id"], pp["mis"]))
+    ag = dict(zip(res.conditions["condition"], res.conditions["agreement"]))
+    expect_none = np.mean([longer(p) == human[p] for p in pp["pair_id"]])
+    expect_mis = np.mean([-longer(p) == human[p] for p in pp["pair_id"]])
+    assert ag["none"] == pytest.approx(expect_none) and ag["mis"] == pytest.approx(expect_mis)
+    assert ag["rand"] == pytest.approx(expect_none)  # guidance on another factor changes nothing here
+    assert s["guide_mis"]["sentence"].startswith(LENGTH_GUIDANCE)
+    assert 0 <= s["mcnemar_mis_vs_none"]["p_value"] <= 1
+    assert (run_dir / "experiments/guide/summary.json").exists()
+
+
+def test_improve_lengthening_improver_tops_length(run_dir):
+    res = run_improve(run_dir, generator=client(run_dir), n=4, seed=0, progress=False)
+    assert res.summary["n_examples"] == 4
+    for cond in ("feedback", "baseline_a", "baseline_b"):
+        sc = res.scores[res.scores["condition"] == cond].set_index("factor")
+        assert sc.loc["length", "score"] == pytest.approx(1.0)
+        assert sc.loc["length", "rank"] == 1
+    assert set(res.alignment["condition"]) == {"feedback", "baseline_a", "baseline_b"}
+    assert "tau_human" in res.alignment.columns and "tau_evaluator" in res.alignment.columns
+    assert (run_dir / "experiments/improve/alignment.csv").exists()
+
+
+def test_generalize_direct_equals_score5(run_dir):
+    res = run_generalize(run_dir, model=client(run_dir), progress=False)
+    sim = res.similarity.set_index("level")["cosine"]
+    assert sim["5"] == pytest.approx(1.0)
+    # the fake's score-k texts grow towards the direct text: similarity rises with k (as in the paper)
+    assert list(sim.index) == ["1", "2", "3", "4", "5"]
+    assert all(sim.iloc[i] <= sim.iloc[i + 1] + 1e-9 for i in range(4)) and sim["1"] < sim["5"]
+    assert res.summary["direct_generated_here"] is True
+
+
+def test_similarity_by_level_hand_worked():
+    import pandas as pd
+
+    vals = pd.DataFrame({"f": [0.0, 10.0, 5.0], "g": [1.0, 1.0, 3.0]})
+    levels = pd.Series(["direct", "1", "2"])
+    # scaled: f -> 0, 1, .5 ; g -> 0, 0, 1  => direct (0,0): zero vector -> NaN cosine
+    out = similarity_by_level(vals, levels, ["f", "g"])
+    assert out["cosine"].isna().all()
+    vals = pd.DataFrame({"f": [10.0, 10.0, 0.0], "g": [3.0, 1.0, 3.0]})
+    out = similarity_by_level(vals, levels, ["f", "g"]).set_index("level")["cosine"]
+    # direct (1, 1); level 1 (1, 0): cos = 1/sqrt(2); level 2 (0, 1): cos = 1/sqrt(2)
+    assert out["1"] == pytest.approx(2 ** -0.5) and out["2"] == pytest.approx(2 ** -0.5)
+
+
+def test_cli_end_to_end_with_a_scripted_fake_model(tmp_path):
+    """run -> guide -> improve -> generalize from the command line, the model being `fake:lengthy`."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from profile_align.backends.fake import SCRIPTS, script
+    from profile_align.cli import app
+
+    if "lengthy" not in SCRIPTS:
+        script("lengthy")(lambda req, backend: rule(req))
+    cfg = {**CONFIG, "factors": {"names": ["length", "novel_words"]},
+           "sample": {"examples": 3, "pairs_per_example": 4, "seed": 0},
+           "judges": [{"model": "fake:lengthy", "name": "fk"}], "out_dir": str(tmp_path / "run")}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    r = CliRunner()
+    res = r.invoke(app, ["run", str(tmp_path / "c.yaml")])
+    assert res.exit_code in (0, 3), res.output  # 3 = flags raised (this fake is a degenerate judge)
+    run = str(tmp_path / "run")
+    res = r.invoke(app, ["guide", run, "--n", "10", "--n-boot", "100"])
+    assert res.exit_code == 0, res.output
+    assert "GuideMis: length" in res.output and "McNemar" in res.output
+    res = r.invoke(app, ["improve", run, "--n", "2"])
+    assert res.exit_code == 0, res.output
+    assert "feedback" in res.output and "baseline_b" in res.output
+    res = r.invoke(app, ["generalize", run])
+    assert res.exit_code == 0, res.output
+    assert "cosine" in res.output
