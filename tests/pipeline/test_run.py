@@ -138,7 +138,11 @@ def test_cli_constant_judge_flag(tmp_path):
     r = CliRunner().invoke(app, ["run", str(p), "--out", str(tmp_path / "r"), "--quiet"])
     assert r.exit_code == 0, r.output
     m = json.loads((tmp_path / "r" / "manifest.json").read_text())
-    assert {"constant_judge", "position_judge", "duplicate_generations"} <= {f["flag"] for f in m["flags"]}
+    flags = {f["flag"] for f in m["flags"]}
+    assert "duplicate_generations" in flags and flags & {"constant_judge", "position_only"}
+    assert (tmp_path / "r" / "diagnostics.json").exists() and (tmp_path / "r" / "report.html").exists()
+    r = CliRunner().invoke(app, ["run", str(p), "--out", str(tmp_path / "r"), "--quiet", "--strict"])
+    assert r.exit_code == 3, r.output
     gen = next(j for j in m["judges"] if j["name"] == "const:generation")
     assert gen["n_pairs"] == 0 and gen["n_identical_text_pairs"] == 20  # every score got the same text
 

@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory (default: the config's out_dir, else runs/<name>).")] = None,
         refresh: Annotated[bool, typer.Option("--refresh", help="Ignore stored LLM answers and overwrite them.")] = False,
         no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the LLM cache (no resume).")] = False,
-        strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero on any failed or unparseable LLM answer (default: only above the config's max_failure_rate).")] = False,
+        strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero (3) when a judge diagnostic flag is raised, and (1) on any failed or unparseable LLM answer (default: only above the config's max_failure_rate).")] = False,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
     ) -> None:
         """Run PROFILE end to end: human vs model judges (generation / evaluation settings, reward models),
@@ -26,7 +26,10 @@ def register(app: typer.Typer) -> None:
         Rerunning the same config reuses every finished LLM answer (zero new calls when all finished).
         Models: `local` (embedded Qwen2.5-Coder-1.5B), `openai-compat:http://HOST:PORT/v1::MODEL`,
         `openai:gpt-4o-mini`, `ollama:MODEL`, ... (see `profile-align backends list`).
-        Exit code 1 when a prompt type's failure rate is above `max_failure_rate` (or any, with --strict).
+        Ends with the judge diagnostics (constant, position-only, echoing judges; failure and truncation
+        rates: diagnostics.json) and the HTML report (report.html).
+        Exit code 1 when a prompt type's failure rate is above `max_failure_rate`; 3 with --strict when
+        any diagnostic flag is raised.
         """
         from ..cli import err
         from .config import ConfigError
@@ -37,5 +40,8 @@ def register(app: typer.Typer) -> None:
         except ConfigError as e:
             err.print(str(e), markup=False)
             raise typer.Exit(2) from None
+        if result.strict_failed:
+            err.print("strict mode: " + "; ".join(result.strict_failed), markup=False)
+            raise typer.Exit(3)
         if not result.ok:
             raise typer.Exit(1)

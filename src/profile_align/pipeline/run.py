@@ -45,6 +45,9 @@ class RunResult:
     manifest: dict[str, Any]
     accounting: Accounting
     over_threshold: dict[str, float] = field(default_factory=dict)
+    flags: list[dict[str, Any]] = field(default_factory=list)
+    strict_failed: list[str] = field(default_factory=list)  # reasons, when --strict and flags/failures
+    report_path: Path | None = None
 
     @property
     def ok(self) -> bool:
@@ -136,26 +139,11 @@ def _extract(ds: Dataset, names: list[str], client: Client | None, rd: RunDir, p
 
 
 def _flags(judges: list[JudgeResult]) -> list[dict[str, Any]]:
-    """Simple degenerate-judge flags from the judges' own answers (the diagnostics module adds more)."""
+    """Flags only a judge itself can see: a generator writing the same text for different target scores.
+    Constant, position-only and echoing judges, failure and truncation rates are flagged by the
+    diagnostics (:func:`profile_align.diagnostics.check_run`) from answers.parquet at the end of the run."""
     flags = []
     for j in judges:
-        a = j.answers
-        if j.kind == "evaluation" and len(a):
-            valid = a[a["valid"].astype(bool)]
-            if len(valid) >= 5 and valid["answer"].nunique() == 1:
-                flags.append({"flag": "constant_judge", "prompt_type": "pairwise_eval", "model": j.model,
-                              "evidence": f"{j.name}: all {len(valid)} valid answers are {valid['answer'].iloc[0]!r}",
-                              "advice": "the verdicts carry no information; use a stronger model"})
-            fr = j.stats.get("flip_rate")
-            if fr is not None and j.stats.get("n_pairs_both_orders", 0) >= 5 and fr >= 0.8:
-                flags.append({"flag": "position_judge", "prompt_type": "pairwise_eval", "model": j.model,
-                              "evidence": f"{j.name}: verdict flips with the order in {fr:.0%} of pairs",
-                              "advice": "answers follow the position, not the texts; combined verdicts are mostly ties"})
-        if len(a) and a["echo"].astype(bool).any():
-            n = int(a["echo"].astype(bool).sum())
-            flags.append({"flag": "echo", "prompt_type": str(a["prompt_type"].iloc[0]), "model": j.model,
-                          "evidence": f"{j.name}: {n} answers copy the prompt's own instructions",
-                          "advice": "inspect answers.parquet (echo = true)"})
         if j.kind == "generation":
             md = j.stats.get("mean_distinct_texts")
             if md is not None and md < j.stats.get("k", 0):
@@ -410,4 +398,44 @@ def run(config_or_path: RunConfig | str | Path | dict[str, Any], out_dir: str | 
         from .summary import print_summary as _print
 
         _print(result, console=console)
+    _diagnose_and_report(result, strict=strict, quiet=not print_summary, console=console)
     return result
+
+
+def _diagnose_and_report(result: RunResult, *, strict: bool, quiet: bool, console: Any) -> None:
+    """Judge diagnostics (flags into diagnostics.json and the manifest; strict mode) and the HTML report."""
+    from ..diagnostics import RunFlagged, check_run
+
+    rd = result.run_dir
+    try:
+        rep = check_run(rd, strict=strict, max_failure_rate=result.config.max_failure_rate, console=console,
+                        quiet=quiet)
+        result.strict_failed = []
+    except RunFlagged as e:
+        rep, result.strict_failed = e.report, list(e.reasons)
+    result.manifest = rd.read_manifest()
+    result.flags = list(result.manifest.get("flags") or [])
+    del rep
+    try:
+        from ..report import MissingExtra, write_report
+    except ImportError:  # matplotlib / jinja2 missing: the report extra
+        write_report, MissingExtra = None, ImportError
+    if write_report is None:
+        _say(console, quiet, "report skipped: install the 'report' extra (pip install 'profile-align[report]')")
+        return
+    try:
+        written = write_report(rd.path)
+        result.report_path = Path(written.path)
+        _say(console, quiet, f"report: {written.path}")
+    except MissingExtra as e:
+        _say(console, quiet, f"report skipped: {e}")
+
+
+def _say(console: Any, quiet: bool, msg: str) -> None:
+    if quiet:
+        return
+    if console is None:
+        from rich.console import Console
+
+        console = Console(stderr=True)
+    console.print(msg, markup=False)
