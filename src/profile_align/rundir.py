@@ -48,7 +48,7 @@ ANSWER_COLUMNS = (
     "variant",        # order or position: "AB"/"BA" for pairwise, the fact index for per-fact verdicts, target score
     "answer",         # normalised answer label ("yes", "no", "1", "2", "tie", "aligned", a score...) or None
     "valid",          # bool: parsed and schema-valid
-    "finish_reason",  # stop | length | ...
+    "finish_reason",  # stop | length | failed | logprobs (a 1-token request read from its probabilities)
     "cached",         # bool
     "echo",           # bool: the answer text equals an example given in the prompt
 )
@@ -211,6 +211,14 @@ class RunDir:
         if missing:
             raise ValueError(f"answers table lacks columns {missing}")
         return self.write_table("answers", df[list(ANSWER_COLUMNS)], csv=False)
+
+    def replace_answers(self, stage: str, rows: pd.DataFrame) -> Path:
+        """Replace one stage's rows of answers.parquet by ``rows`` (the other stages' rows are kept)."""
+        old = self.read_answers()
+        if len(old):
+            old = old[old["stage"] != stage]
+        merged = rows if not len(old) else (old if not len(rows) else pd.concat([old, rows], ignore_index=True))
+        return self.write_answers(merged)
 
     def read_answers(self) -> pd.DataFrame:
         return self.read_table("answers") if self.has_table("answers") else pd.DataFrame(columns=ANSWER_COLUMNS)

@@ -132,3 +132,27 @@ def test_usage_rows_with_another_model_name_join_the_single_model_row():
     assert report.failure_counts()["evaluation/pairwise_eval@local"]["failed"] == 2
     d = report.to_dict()
     assert set(d) == {"flags", "per_prompt", "totals", "thresholds", "notes"} and d["totals"]["failed"] == 5
+
+
+def test_one_token_scoring_requests_are_not_truncations(tmp_path):
+    """UniEval-proxy style requests (logprobs, max_tokens=1) end with finish_reason "length" by design."""
+    from profile_align.backends import Client
+    from profile_align.backends.base import is_scoring_request
+    from profile_align.backends.fake import FakeBackend, FakeReply
+    from profile_align.diagnostics.sources import log_stats
+
+    def rule(req):
+        return FakeReply(text="Yes", finish_reason="length", top_logprobs=[{"Yes": -0.1, "No": -2.5}])
+
+    cache = tmp_path / "c.sqlite"
+    client = Client(FakeBackend(rule=rule), cache=cache, progress=False)
+    scoring = [Request.from_prompt(f"Is sentence {i} fluent?", max_tokens=1, logprobs=True, top_logprobs=20,
+                                   prompt_type="unieval_fluency") for i in range(6)]
+    cut = [Request.from_prompt(f"Write {i}", max_tokens=50, prompt_type="gen") for i in range(3)]
+    assert is_scoring_request(scoring[0]) and not is_scoring_request(cut[0])
+    assert is_scoring_request(scoring[0].model_dump()) and not is_scoring_request({"max_tokens": 1})
+    client.run_all(scoring + cut)
+    client.close()
+    stats = log_stats(cache).set_index("prompt_type")
+    assert stats.loc["unieval_fluency", "truncated_calls"] == 0
+    assert stats.loc["gen", "truncated_calls"] == 3  # a real truncation is still counted

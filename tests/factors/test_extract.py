@@ -43,6 +43,9 @@ def test_all_13_factors_on_the_fake_backend(tiny, make_client):
     assert (v["intent_alignment"] == 1.0).all() and (v["receptiveness"] == 0.0).all()
     assert v["fluency"].between(0, 1).all() and v.loc["e1::a", "fluency"] == pytest.approx(0.8)
     assert res.table.provenance["fluency"]["extractor"].startswith("unieval-proxy:")
+    flu = res.answers[res.answers["prompt_type"] == "unieval_fluency"]
+    assert len(flu) and (flu["finish_reason"] == "logprobs").all()  # one-token scoring, not a truncation
+    assert set(flu["answer"]) <= {f"{x / 100:.2f}" for x in range(101)}  # the probability used, not "yes"
     assert res.table.provenance["hallucination"]["version"] == "atomic_facts@1+fact_support@1"
     assert res.table.provenance["length"]["extractor"] == "rule"
     assert set(res.details.columns) == {"output_id", "factor", "value", "extractor", "version", "detail",

@@ -19,6 +19,7 @@ __all__ = [
     "Request",
     "Response",
     "Backend",
+    "is_scoring_request",
 ]
 
 
@@ -166,3 +167,11 @@ class Backend(Protocol):
     async def complete(self, request: Request) -> Response: ...
 
     async def aclose(self) -> None: ...
+
+
+def is_scoring_request(request: Any) -> bool:
+    """A request answered by reading the first token's probabilities (logprobs, at most 2 tokens): its
+    reply is cut off by ``max_tokens`` on purpose, so that is not a truncation. Accepts a Request or its
+    stored JSON dict."""
+    get = request.get if isinstance(request, dict) else (lambda k, d=None: getattr(request, k, d))
+    return bool(get("logprobs", False)) and int(get("max_tokens", 1024) or 1024) <= 2

@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..backends.base import is_scoring_request
+
 __all__ = ["SOURCE_COLUMNS", "log_stats", "usage_stats", "attach"]
 
 SOURCE_COLUMNS = ("prompt_type", "model", "requests", "failures", "parse_failures", "calls", "failed_calls",
@@ -47,7 +49,7 @@ def log_stats(cache_path: str | Path | None) -> pd.DataFrame:
     conn = sqlite3.connect(uri, uri=True, timeout=30.0)
     try:
         rows = conn.execute(
-            "SELECT l.prompt_type, l.model, l.status, l.text, r.response "
+            "SELECT l.prompt_type, l.model, l.status, l.text, r.response, r.request "
             "FROM log l LEFT JOIN responses r ON r.key = l.key"
         ).fetchall()
     except sqlite3.DatabaseError as exc:
@@ -55,7 +57,7 @@ def log_stats(cache_path: str | Path | None) -> pd.DataFrame:
     finally:
         conn.close()
     agg: dict[tuple[str, str], list[int]] = {}
-    for pt, model, status, text, response in rows:
+    for pt, model, status, text, response, request in rows:
         acc = agg.setdefault((pt or "default", model or ""), [0, 0, 0, 0])
         acc[0] += 1
         if status != "ok":
@@ -67,8 +69,14 @@ def log_stats(cache_path: str | Path | None) -> pd.DataFrame:
                 finish = json.loads(response).get("finish_reason")
             except ValueError:
                 finish = None
-        acc[2] += str(finish or "").lower() == "length"
-        acc[3] += not (text or "").strip()
+        scoring = False
+        if request:
+            try:
+                scoring = is_scoring_request(json.loads(request))
+            except (ValueError, TypeError):
+                scoring = False
+        acc[2] += str(finish or "").lower() == "length" and not scoring  # 1-token scoring: cut by design
+        acc[3] += not (text or "").strip() and not scoring
     return pd.DataFrame([[pt, m, *v] for (pt, m), v in sorted(agg.items())], columns=cols)
 
 

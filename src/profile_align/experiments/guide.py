@@ -24,7 +24,6 @@ from ..stats import compare_judges
 from ..stats.alignment import wilson_interval
 from .common import experiment_client, model_name, write_experiment
 from .guide_stats import choose_factors, guidance_sentences, mcnemar, paired_agreement_diff
-from .paradox import _merge_answers
 from .runinfo import find_judge, model_of, run_task, sampling
 
 __all__ = ["GuideResult", "run_guide"]
@@ -123,5 +122,5 @@ def run_guide(run_dir: str | Path | RunDir, *, judge: str | None = None, model: 
     }
     write_experiment(rd, "guide", summary, {"conditions": conditions, "per_pair": per_pair, "differences": diff})
     if answers:
-        _merge_answers(rd, pd.concat(answers, ignore_index=True), "guide")
+        rd.replace_answers("guide", pd.concat(answers, ignore_index=True))
     return GuideResult(summary, conditions, per_pair, diff)

@@ -13,7 +13,6 @@ white space collapsed): ``exact`` (normalised answer equals a normalised alias, 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import re
@@ -26,6 +25,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from ..diagnostics.answers import answer_row
 from ..rundir import ANSWER_COLUMNS, RunDir
 from ..stats.alignment import wilson_interval
 from .common import experiment_client, load_prompt, write_experiment
@@ -153,10 +153,6 @@ def _share(k: float, n: int) -> dict[str, Any]:
     return {"value": (k / n) if n else float("nan"), "ci_low": lo, "ci_high": hi, "k": int(k), "n": int(n)}
 
 
-def _key(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def run_paradox(model: Any = "local", *, run_dir: str | Path | RunDir | None = None, source: str | Path | None = None,
                 limit: int | None = None, seed: int = 0, match: Match = "exact", temperature: float = 0.6,
                 top_p: float = 0.9, cache_mode: str = "use", progress: bool = True) -> ParadoxResult:
@@ -187,7 +183,8 @@ def run_paradox(model: Any = "local", *, run_dir: str | Path | RunDir | None = N
     for it, r, rq in zip(items, gen_resps, gen_reqs):
         parsed = None if isinstance(r, RequestFailed) else client.parse(r, AnswerReply)
         own[it.id] = parsed.answer.strip() if parsed is not None and parsed.answer.strip() else None
-        answers_rows.append(_answer_row("paradox_answer", model_name, it.id, rq, "answer", own[it.id], r, parsed))
+        answers_rows.append(answer_row("paradox", rq, r, item_id=it.id, variant="answer", answer=own[it.id],
+                                       valid=parsed is not None, model=model_name))
 
     distractor = _distractors(items, seed)
     cand: list[tuple[TriviaItem, str, str]] = []  # (item, kind, candidate text)
@@ -205,7 +202,8 @@ def run_paradox(model: Any = "local", *, run_dir: str | Path | RunDir | None = N
         parsed = None if isinstance(r, RequestFailed) else client.parse(r, JudgeReply)
         verdicts[(it.id, kind)] = None if parsed is None else bool(parsed.correct)
         label = None if parsed is None else ("yes" if parsed.correct else "no")
-        answers_rows.append(_answer_row("paradox_judge", model_name, f"{it.id}:{kind}", rq, kind, label, r, parsed))
+        answers_rows.append(answer_row("paradox", rq, r, item_id=f"{it.id}:{kind}", variant=kind, answer=label,
+                                       valid=parsed is not None, model=model_name))
 
     rows = []
     for it in items:
@@ -256,28 +254,6 @@ def run_paradox(model: Any = "local", *, run_dir: str | Path | RunDir | None = N
     result = ParadoxResult(model_name, match, df, summary, answers)
     if rd is not None:
         write_experiment(rd, "paradox", summary, {"per_question": df, "summary": result.summary_frame()})
-        _merge_answers(rd, answers, "paradox")
+        rd.replace_answers("paradox", answers)
         client.accounting.write(rd / "experiments" / "paradox" / "usage.json")
     return result
-
-
-def _answer_row(ptype: str, model: str, item_id: str, request: Any, variant: str, answer: str | None,
-                resp: Any, parsed: Any) -> dict[str, Any]:
-    from ..backends import RequestFailed
-
-    failed = isinstance(resp, RequestFailed)
-    return {"stage": "paradox", "prompt_type": ptype, "model": model, "item_id": item_id,
-            "input_key": _key(request.messages[-1]["content"]), "variant": variant, "answer": answer,
-            "valid": parsed is not None, "finish_reason": None if failed else resp.finish_reason,
-            "cached": False if failed else bool(resp.cached), "echo": False}
-
-
-def _merge_answers(rd: RunDir, new: pd.DataFrame, stage: str) -> None:
-    """Replace this stage's rows of the run's answers table by ``new``."""
-    old = rd.read_answers()
-    if len(old):
-        old = old[old["stage"] != stage]
-    merged = pd.concat([old, new], ignore_index=True) if len(old) else new
-    rd.write_answers(merged)
-
-

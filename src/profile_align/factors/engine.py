@@ -35,6 +35,7 @@ from ..data.model import text_hash
 from ..rundir import ANSWER_COLUMNS, RunDir
 from ..taxonomy import Factor
 from . import atomic, llm, unieval as ue
+from ..backends.base import is_scoring_request
 from .prompts import load_prompt
 from .table import FactorTable, compute_factors, resolve_factors
 
@@ -165,10 +166,13 @@ class _Run:
     def answer_row(self, req: Any, resp: Response | RequestFailed, item_id: str, variant: str, answer: str | None,
                    valid: bool, echo: bool = False) -> None:
         ok = not isinstance(resp, RequestFailed)
+        finish = resp.finish_reason if ok else "failed"
+        if ok and is_scoring_request(req):
+            finish = "logprobs"  # a one-token request read from its probabilities: cut off by design
         self.answers.append({
             "stage": "factors", "prompt_type": req.prompt_type, "model": self.model, "item_id": item_id,
             "input_key": self.client.key(req)[:16], "variant": variant, "answer": answer, "valid": bool(valid),
-            "finish_reason": resp.finish_reason if ok else "failed", "cached": bool(resp.cached) if ok else False,
+            "finish_reason": finish, "cached": bool(resp.cached) if ok else False,
             "echo": bool(echo),
         })
 
@@ -371,8 +375,10 @@ class _Run:
                 f["items"] += 1
                 f["items_failed"] += int(p is None)
                 scores.setdefault(key, [None] * n)[i] = p
+                # the answer is the value used, P(yes)/(P(yes)+P(no)) to 2 decimals, not the argmax token:
+                # the diagnostics then see whether the scores vary, not whether "yes" is the likelier word
                 self.answer_row(req, resp, oid, str(i) if dim == "fluency" else "",
-                                None if p is None else ("yes" if p >= 0.5 else "no"), p is not None)
+                                None if p is None else f"{p:.2f}", p is not None)
             for key, ps in scores.items():
                 valid = [p for p in ps if p is not None]
                 results[key] = ((sum(valid) / len(valid)) if valid else None,
@@ -435,12 +441,7 @@ class _Run:
         table = self.table(base)
         self.run_dir.write_factors(table)
         self.run_dir.write_table("factor_details", self.details_frame(base), csv=False)
-        old = self.run_dir.read_answers()
-        if len(old):
-            old = old[old["stage"] != "factors"]
-        new = self.answers_frame()
-        merged = new if not len(old) else pd.concat([old, new], ignore_index=True)
-        self.run_dir.write_answers(merged)
+        self.run_dir.replace_answers("factors", self.answers_frame())
         self.run_dir.update_manifest(factors={
             "names": self.columns, "status": status,
             "extractors": {f: table.provenance.get(f, {}).get("extractor", "not computed") for f in self.columns},

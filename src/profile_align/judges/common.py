@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -13,15 +11,10 @@ import pandas as pd
 
 from ..backends import Client, RequestFailed, Response
 from ..data.model import Output, Pair, Preference
+from ..diagnostics.answers import input_key  # one definition of the answers table's input_key
 from ..rundir import ANSWER_COLUMNS
 
 __all__ = ["JudgeResult", "answer_row", "input_key", "is_echo", "FailureCounter", "answers_frame", "parsed_json"]
-
-
-def input_key(messages: list[dict[str, str]]) -> str:
-    """Hash (16 hex) of the distinct input a model saw."""
-    blob = json.dumps(messages, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def _norm(s: str) -> str:
