@@ -39,3 +39,16 @@ def test_validate_factors_writes_its_table(tmp_path):
     df = RunDir(rd).read_table("tables/factor_validation")
     assert {"coherence", "hallucination", "source_coverage"} <= set(df["factor"])
     assert set(df["check"]) >= {"human ratings"}
+
+
+def test_validate_factors_select_restricts_factors_and_rejects_unknown(tmp_path):
+    rd = tmp_path / "run"
+    r = runner.invoke(app, ["validate-factors", "summeval", "--limit", "1", "--model", "fake:json",
+                            "--run-dir", str(rd), "--n-boot", "20", "--select", "coherence,fluency",
+                            "--no-self-consistency"])
+    assert r.exit_code == 0, r.output
+    df = RunDir(rd).read_table("tables/factor_validation")
+    assert set(df["factor"]) == {"coherence", "fluency"}
+    assert set(RunDir(rd).read_factors().factor_names) == {"coherence", "fluency"}
+    bad = runner.invoke(app, ["validate-factors", "--limit", "1", "--model", "fake:json", "--select", "length"])
+    assert bad.exit_code != 0 and "cannot validate" in bad.output
