@@ -3,10 +3,6 @@ an experiment's results into ``RUN_DIR/experiments/<name>/`` (``summary.json`` +
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -14,32 +10,14 @@ import pandas as pd
 
 from ..rundir import RunDir
 
-__all__ = ["Prompt", "load_prompt", "experiment_client", "model_name", "write_experiment", "read_experiment"]
-
-_VERSION = re.compile(r"^#\s*version:\s*(\S+)\s*$")
+__all__ = ["load_prompt", "experiment_client", "model_name", "write_experiment", "read_experiment"]
 
 
-@dataclass(frozen=True)
-class Prompt:
-    """A prompt template (``str.format`` fields) and its version (part of the LLM cache key)."""
+def load_prompt(name: str) -> Any:
+    """``experiments/prompts/<name>.txt`` through the judges' template loader (one prompt format)."""
+    from ..judges.templates import load_template
 
-    name: str
-    version: str
-    template: str
-
-    def render(self, **fields: Any) -> str:
-        return self.template.format(**fields)
-
-
-@lru_cache(maxsize=None)
-def load_prompt(name: str) -> Prompt:
-    """``experiments/prompts/<name>.txt``; its first line is ``# version: N``."""
-    text = resources.files(__package__).joinpath("prompts").joinpath(f"{name}.txt").read_text(encoding="utf-8")
-    first, _, body = text.partition("\n")
-    m = _VERSION.match(first)
-    if not m:
-        raise ValueError(f"prompt {name!r} must start with '# version: N'")
-    return Prompt(name, m.group(1), body.strip("\n"))
+    return load_template(name, package=__package__)
 
 
 def experiment_client(model: str | Any, run_dir: RunDir | None, *, cache_mode: str = "use",

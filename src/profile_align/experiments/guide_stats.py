@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from .common import load_prompt
 
 __all__ = ["FactorChoice", "choose_factors", "mcnemar", "paired_agreement_diff", "guidance_sentences"]
 
@@ -95,7 +94,10 @@ _LINE = re.compile(r"^\s*([A-Za-z0-9_]+)\s*:\s*(.+?)\s*$")
 def guidance_sentences(override: str | Path | Mapping[str, str] | None = None) -> dict[str, str]:
     """Our guidance sentence per factor, updated from ``override`` (a mapping, or a file of
     ``factor: sentence`` lines, YAML or JSON)."""
-    base = _parse_lines(load_prompt("guidance").template)
+    from importlib import resources
+
+    base = _parse_lines(resources.files(__package__).joinpath("prompts").joinpath("guidance.txt")
+                        .read_text(encoding="utf-8"))
     if override is None:
         return base
     if isinstance(override, Mapping):

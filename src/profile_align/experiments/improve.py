@@ -83,7 +83,7 @@ def run_improve(run_dir: str | Path | RunDir, *, generator: Any = None, evaluato
 
     def ask(client, prompt_name: str, fields_list: list[dict[str, Any]], ptype: str, seeds: list[int]) -> list[str | None]:
         p = load_prompt(prompt_name)
-        reqs = [Request.from_prompt(p.render(**f), json_schema=schema, prompt_type=ptype, prompt_version=p.version,
+        reqs = [Request(messages=p.render(**f), json_schema=schema, prompt_type=ptype, prompt_version=p.version,
                                     temperature=samp["temperature"], top_p=samp["top_p"], seed=s,
                                     max_tokens=max_chars // 3 + 40)
                 for f, s in zip(fields_list, seeds)]

@@ -173,7 +173,7 @@ def run_paradox(model: Any = "local", *, run_dir: str | Path | RunDir | None = N
     common = dict(temperature=temperature, top_p=top_p, seed=seed, max_tokens=96)
 
     def req(prompt, text, schema_model, ptype, max_tokens=96):
-        return Request.from_prompt(text, json_schema=schema_model.model_json_schema(), prompt_type=ptype,
+        return Request(messages=text, json_schema=schema_model.model_json_schema(), prompt_type=ptype,
                                    prompt_version=prompt.version, **{**common, "max_tokens": max_tokens})
 
     gen_reqs = [req(p_ans, p_ans.render(question=it.question), AnswerReply, "paradox_answer") for it in items]

@@ -42,14 +42,15 @@ class Template:
         return msgs
 
 
-def _read(name: str) -> str:
-    return resources.files("profile_align.judges").joinpath(PROMPT_DIR, name).read_text(encoding="utf-8")
+def _read(name: str, package: str = "profile_align.judges") -> str:
+    return resources.files(package).joinpath(PROMPT_DIR).joinpath(name).read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=None)
-def load_template(name: str) -> Template:
-    """Load ``prompts/<name>.txt``. Raises ``FileNotFoundError`` / ``ValueError`` on a malformed file."""
-    raw = _read(f"{name}.txt")
+def load_template(name: str, package: str = "profile_align.judges") -> Template:
+    """Load ``<package>/prompts/<name>.txt`` (first line ``version: N``, then ``[system]`` / ``[user]``
+    sections). Raises ``FileNotFoundError`` / ``ValueError`` on a malformed file."""
+    raw = _read(f"{name}.txt", package)
     first, _, rest = raw.partition("\n")
     m = re.fullmatch(r"version:\s*(\S+)\s*", first)
     if not m:
