@@ -6,7 +6,7 @@ import time
 import pytest
 from pydantic import BaseModel
 
-from profile_align.backends import (Accounting, BackendError, Client, ParseError, Prices, RateLimitError,
+from profile_align.backends import (Accounting, BackendError, ParseError, Prices, RateLimitError,
                                     RequestFailed, Response, TransientError, yes_probability_from_response)
 from profile_align.backends.fake import FakeBackend, FakeReply
 

@@ -79,8 +79,6 @@ def test_paradox_known_result(tmp_path):
 
 
 def test_paradox_counts_unparseable_answers(tmp_path):
-    items = load_trivia(limit=6, seed=0)
-
     def rule(req):
         if req.prompt_type == "paradox_answer":
             return "I am not sure, sorry"  # no JSON at all

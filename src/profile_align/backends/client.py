@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-import time
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path

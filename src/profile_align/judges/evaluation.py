@@ -93,8 +93,9 @@ def combine_verdicts(ab: Verdict | None, ba: Verdict | None, rule: str = "tie") 
 
 def position_stats(labels: Sequence[tuple[str | None, str | None]]) -> dict[str, Any]:
     """From (label AB, label BA) per pair: first-position win rate over valid non-tie answers, flip rate
-    over pairs with both orders valid (their A/B verdicts differ), tie answer rate, invalid answers."""
-    first = nontie = flips = both = ties = valid = invalid = 0
+    over pairs with both orders valid (their A/B verdicts differ), tie answer rate, valid answers. (Invalid
+    answers are counted from the answers table by the judge.)"""
+    first = nontie = flips = both = ties = valid = 0
     for ab, ba in labels:
         for lab in (ab, ba):
             if lab is None:
