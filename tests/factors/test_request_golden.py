@@ -35,8 +35,11 @@ def request_keys() -> dict[str, list[str]]:
     from profile_align.backends.fake import FakeBackend
     from profile_align.factors import extract_factors
 
-    sys.path.insert(0, str(Path(__file__).parent))
-    from conftest import good_rule  # type: ignore[import-not-found]
+    try:
+        from .conftest import good_rule
+    except ImportError:  # run as a script
+        sys.path.insert(0, str(Path(__file__).parents[2]))
+        from tests.factors.conftest import good_rule
 
     client = Client(FakeBackend("json", rule=good_rule), cache=None, cache_mode="off", progress=False, max_retries=0)
     seen: dict[str, set[str]] = defaultdict(set)
