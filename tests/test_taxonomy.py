@@ -9,8 +9,9 @@ from profile_align.taxonomy import (
     Level3,
     factors_for_task,
     normalize_task,
-    register_factor,
 )
+from profile_align.factors import register_factor
+from profile_align.factors.registry import remove_factor
 
 
 def test_thirteen_core_factors_with_complete_metadata():
@@ -71,7 +72,7 @@ def test_register_custom_factor_and_it_is_scored_like_builtins():
         # A has more '!' in all 4 pairs; the judge agrees in 3, disagrees in 1: (3-1)/4
         assert res["exclamations"] == pytest.approx(0.5)
     finally:
-        REGISTRY.remove("exclamations")
+        remove_factor("exclamations")
 
 
 def test_duplicate_registration_refused():
@@ -79,3 +80,20 @@ def test_duplicate_registration_refused():
     register_factor("x", registry=reg)(lambda t, e: 1.0)
     with pytest.raises(ValueError, match="already registered"):
         register_factor("x", registry=reg)(lambda t, e: 2.0)
+    assert "x" not in REGISTRY  # an empty registry passed in is used, not the global one
+
+
+def test_taxonomy_is_data_only_and_every_factor_has_an_extractor():
+    import ast
+    import inspect
+
+    import profile_align.taxonomy as tx
+    from profile_align.factors.registry import get_extractor
+
+    tree = ast.parse(inspect.getsource(tx))
+    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert not [m for m in imported if "factors" in m], imported
+    for name in REGISTRY.names():
+        ext = get_extractor(name)
+        assert ext is not None and ext.factor == REGISTRY.get(name), name

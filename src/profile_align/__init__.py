@@ -10,7 +10,7 @@ do humans and models prefer for the same reasons.
 
 from .data import Dataset, Example, FactorValue, InvalidInputError, LoadReport, Output, Pair, Preference, Verdict
 from .data.loaders import list_formats, load_dataset, shipped_datasets
-from .factors import FactorTable, compute_factors
+from .factors import FactorTable, compute_factors, llm_factor, register_factor
 from .scoring import agreement, factor_scores, pair_arrays
 from .stats import (
     AgreementResult,
@@ -23,7 +23,7 @@ from .stats import (
     cosine_minmax,
     pairwise_agreement,
 )
-from .taxonomy import REGISTRY, Factor, factors_for_task, get_factor, register_factor
+from .taxonomy import REGISTRY, Factor, factors_for_task, get_factor
 
 __version__ = "0.1.0"
 
@@ -33,7 +33,7 @@ __all__ = [
     "Dataset", "Example", "Output", "Pair", "Preference", "Verdict", "FactorValue", "LoadReport", "InvalidInputError",
     "load_dataset", "list_formats", "shipped_datasets",
     # factors
-    "Factor", "REGISTRY", "register_factor", "get_factor", "factors_for_task", "FactorTable", "compute_factors",
+    "Factor", "REGISTRY", "register_factor", "llm_factor", "get_factor", "factors_for_task", "FactorTable", "compute_factors",
     # statistics
     "TiePolicy", "FactorScoreResult", "AlignmentResult", "AgreementResult", "DifferenceResult",
     "factor_scores", "pair_arrays", "align", "agreement", "pairwise_agreement", "compare_judges", "cosine_minmax",

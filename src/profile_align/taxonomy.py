@@ -1,5 +1,7 @@
-"""The PROFILE factor taxonomy: 13 level-1 factors, our level-2 groups, the paper's level-3 relations,
-the paper's task factor sets, and a registry so a user can add a factor with a decorator.
+"""The PROFILE factor taxonomy as data: factor metadata, our level-2 groups, the paper's level-3
+relations and the paper's task factor sets. No extraction code lives here: every factor (built-in or a
+user's) is declared in :mod:`profile_align.factors` with a decorator that adds its metadata to
+:data:`REGISTRY` and its extractor to the extractor registry.
 
 Level 2 is ours (the paper's figure of level-2 groups is not in the method text we follow):
 
@@ -10,7 +12,8 @@ relevance      intent_alignment, receptiveness, off_focus          does it addre
 faithfulness   hallucination, misinformation                       can it be trusted?
 informativeness n_facts, source_coverage, helpfulness              how much useful content?
 verbosity      length                                              how long?
-style          formality_alignment, fluency, novel_words           how is it worded?
+style          formality_alignment, fluency, novel_words,          how is it worded?
+               n_novel_words (an extra: the count)
 discourse      coherence                                           does it hang together?
 ============== =================================================== ==============================
 
@@ -21,12 +24,8 @@ Intra-Output.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
-
-if TYPE_CHECKING:
-    from .data.model import Example
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 __all__ = [
     "Level3",
@@ -34,7 +33,8 @@ __all__ = [
     "Factor",
     "FactorRegistry",
     "REGISTRY",
-    "register_factor",
+    "MODEL_FREE_EXTRACTORS",
+    "CORE_FACTORS",
     "get_factor",
     "factors_for_task",
     "TASK_FACTORS",
@@ -59,7 +59,9 @@ class ValueType(str, enum.Enum):
     BINARY = "binary"
 
 
-Extractor = Literal["rule", "llm-response", "llm-fact", "unieval", "custom"]
+# Extractor kinds ("rule", "custom", "llm-response", "llm-fact", "unieval", or a user's own kind); the
+# first two need no model.
+MODEL_FREE_EXTRACTORS = frozenset({"rule", "custom"})
 
 LEVEL2_GROUPS: dict[str, str] = {
     "relevance": "does the output address what was asked?",
@@ -69,10 +71,6 @@ LEVEL2_GROUPS: dict[str, str] = {
     "style": "how is it worded?",
     "discourse": "does it hang together?",
 }
-
-# A rule function takes the output text and its example and returns a number (or None: missing).
-RuleFn = Callable[[str, "Example"], "float | None"]
-
 
 @dataclass(frozen=True)
 class Factor:
@@ -86,27 +84,26 @@ class Factor:
     level2: str
     level3: Level3
     value_type: ValueType
-    extractor: Extractor
+    extractor: str
     polarity: int = 0
-    fn: RuleFn | None = field(default=None, compare=False, repr=False)
     builtin: bool = True
     version: str = "1"
 
     @property
     def computable_without_model(self) -> bool:
-        return self.fn is not None
+        return self.extractor in MODEL_FREE_EXTRACTORS
 
-    def compute(self, text: str, example: Example) -> float | None:
-        if self.fn is None:
-            raise NotImplementedError(
-                f"factor {self.name!r} is extracted by {self.extractor!r}, which needs a model backend"
-            )
-        return self.fn(text, example)
+
+# The paper's 13 level-1 factors (declared in profile_align.factors; ``n_novel_words`` is an extra).
+CORE_FACTORS: tuple[str, ...] = (
+    "length", "novel_words", "fluency", "coherence", "intent_alignment", "formality_alignment", "receptiveness",
+    "n_facts", "off_focus", "hallucination", "source_coverage", "helpfulness", "misinformation",
+)
 
 
 class FactorRegistry:
-    """Name -> Factor. Built-ins are registered at import; users add their own with
-    :func:`register_factor`."""
+    """Name -> Factor metadata. Filled by the declarations in :mod:`profile_align.factors` (built-ins at
+    import, a user's with :func:`profile_align.register_factor` / :func:`profile_align.llm_factor`)."""
 
     def __init__(self) -> None:
         self._factors: dict[str, Factor] = {}
@@ -126,10 +123,12 @@ class FactorRegistry:
             raise KeyError(f"unknown factor {name!r}; known: {', '.join(self.names())}") from None
 
     def names(self) -> list[str]:
-        return list(self._factors)
+        """The paper's 13 factors in the paper's order first, then the others as registered."""
+        core = [n for n in CORE_FACTORS if n in self._factors]
+        return core + [n for n in self._factors if n not in CORE_FACTORS]
 
-    def __iter__(self):
-        return iter(self._factors.values())
+    def __iter__(self) -> Iterator[Factor]:
+        return iter([self._factors[n] for n in self.names()])
 
     def __contains__(self, name: object) -> bool:
         return name in self._factors
@@ -143,87 +142,6 @@ class FactorRegistry:
 
 REGISTRY = FactorRegistry()
 
-
-def register_factor(
-    name: str,
-    *,
-    label: str | None = None,
-    description: str = "",
-    level2: str = "custom",
-    level3: Level3 | str = Level3.OUTPUT_ONLY,
-    value_type: ValueType | str = ValueType.COUNT,
-    polarity: int = 0,
-    version: str = "1",
-    replace: bool = False,
-    registry: FactorRegistry | None = None,
-) -> Callable[[RuleFn], RuleFn]:
-    """Register a rule-based factor computed by the decorated function ``fn(text, example) -> float``.
-
-    >>> @register_factor("exclamations", level3="Output-Only", value_type="count")
-    ... def exclamations(text, example):
-    ...     return text.count("!")
-    """
-
-    def deco(fn: RuleFn) -> RuleFn:
-        doc = (fn.__doc__ or "").strip()
-        (registry or REGISTRY).add(
-            Factor(
-                name=name,
-                label=label or name.replace("_", " "),
-                description=description or (doc.splitlines()[0] if doc else name),
-                level2=level2,
-                level3=Level3(level3),
-                value_type=ValueType(value_type),
-                extractor="custom",
-                polarity=polarity,
-                fn=fn,
-                builtin=False,
-                version=version,
-            ),
-            replace=replace,
-        )
-        return fn
-
-    return deco
-
-
-def _builtin(name: str, label: str, description: str, level2: str, level3: Level3, value_type: ValueType,
-             extractor: Extractor, polarity: int = 0) -> None:
-    REGISTRY.add(Factor(name, label, description, level2, level3, value_type, extractor, polarity))
-
-
-# The 13 factors (rule functions for length and novel words are attached in factors/rules.py).
-_builtin("length", "length", "words in the output after removing special characters",
-         "verbosity", Level3.OUTPUT_ONLY, ValueType.COUNT, "rule")
-_builtin("novel_words", "novel words", "unique stemmed output words absent from the stemmed source",
-         "style", Level3.SOURCE_OUTPUT, ValueType.COUNT, "rule")
-_builtin("fluency", "fluency", "is each sentence well formed (UniEval Boolean QA, averaged over sentences)",
-         "style", Level3.OUTPUT_ONLY, ValueType.PROBABILITY, "unieval", +1)
-_builtin("coherence", "coherence", "do the sentences form a coherent body (UniEval Boolean QA)",
-         "discourse", Level3.INTRA_OUTPUT, ValueType.PROBABILITY, "unieval", +1)
-_builtin("intent_alignment", "intent-align", "does the output serve the main intent of the input",
-         "relevance", Level3.INPUT_OUTPUT, ValueType.ORDINAL, "llm-response", +1)
-_builtin("formality_alignment", "formality-align", "does the output's formality match the source's",
-         "style", Level3.INPUT_OUTPUT, ValueType.ORDINAL, "llm-response", +1)
-_builtin("receptiveness", "receptive", "does the response clearly address the user's query",
-         "relevance", Level3.INPUT_OUTPUT, ValueType.BINARY, "llm-response", +1)
-_builtin("n_facts", "# facts", "number of atomic facts in the output",
-         "informativeness", Level3.OUTPUT_ONLY, ValueType.COUNT, "llm-fact")
-_builtin("off_focus", "off-focus", "share of output facts not about the main focus of the input",
-         "relevance", Level3.INPUT_OUTPUT, ValueType.RATIO, "llm-fact", -1)
-_builtin("hallucination", "hallucination", "share of output facts not supported by, or contradicting, the source",
-         "faithfulness", Level3.SOURCE_OUTPUT, ValueType.RATIO, "llm-fact", -1)
-_builtin("source_coverage", "src-cov", "share of the source's atomic facts that the output contains",
-         "informativeness", Level3.SOURCE_OUTPUT, ValueType.RATIO, "llm-fact", +1)
-_builtin("helpfulness", "helpfulness", "share of output facts that add helpful information beyond the strict answer",
-         "informativeness", Level3.OUTPUT_ONLY, ValueType.RATIO, "llm-fact", +1)
-_builtin("misinformation", "misinformation",
-         "share of output facts that are potentially misleading (assumptions about the user, medical/legal/"
-         "financial advice, conspiracy, calls to real-world action)",
-         "faithfulness", Level3.OUTPUT_ONLY, ValueType.RATIO, "llm-fact", -1)
-
-CORE_FACTORS: tuple[str, ...] = tuple(REGISTRY.names())
-__all__.append("CORE_FACTORS")
 
 # The paper's task factor sets (section 2 of the method), in the paper's order.
 TASK_FACTORS: dict[str, tuple[str, ...]] = {
@@ -263,7 +181,3 @@ def factors_for_task(task: str, *, only_rule: bool = False, extra: Iterable[str]
     if only_rule:
         facs = [f for f in facs if f.computable_without_model]
     return facs
-
-# Attach the rule functions of the built-in rule factors (length, novel words). Imported last because
-# the rules module registers into REGISTRY above.
-from .factors import rules as _rules  # noqa: E402,F401

@@ -25,7 +25,7 @@ def test_compute_rule_factors_and_warnings():
     t = compute_factors(toy())
     assert t.factor_names == ["length", "novel_words"]
     assert t["length"].to_dict() == {"o1": 3, "o2": 8, "o3": 3, "o4": 0, "o5": 2}
-    assert t["novel_words"]["o2"] == 3  # a, red, today
+    assert t["novel_words"]["o2"] == pytest.approx(3 / 7)  # a, red, today of a, cat, sat, on, red, mat, today
     assert t.warnings["length: empty output text (value 0)"] == 1
     # model factors of the task are reported as not computed, never silently
     assert any("intent_alignment: needs a model backend" in w for w in t.warnings)

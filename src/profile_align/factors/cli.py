@@ -28,8 +28,9 @@ RunDirOpt = Annotated[Optional[Path], typer.Option(
     "--run-dir", "--out-dir", help="Run directory: factors.parquet, factor_details.parquet, answers.parquet and "
                                    "the cache are written there as stages finish (rerun to resume).")]
 UniEvalOpt = Annotated[Optional[str], typer.Option(
-    "--unieval", help="Score fluency/coherence with the real UniEval model (hub name such as MingZhong/unieval-sum "
-                      "or a local path; needs the `unieval` extra). Default: UniEval's protocol on --model (a proxy).")]
+    "--unieval", help="Fluency/coherence scorer: real (the UniEval model, needs the `unieval` extra), proxy "
+                      "(UniEval's protocol on --model), auto (real when installed, else proxy), or a UniEval model "
+                      "name/path such as MingZhong/unieval-sum. Default: proxy.")]
 MaxFailOpt = Annotated[float, typer.Option(
     "--max-failure-rate", help="Exit with code 3 when the share of failed/unparseable answers passes this.")]
 

@@ -1,18 +1,15 @@
 """The extraction engine: every factor of a task (or an explicit list) for every output of a dataset.
 
-Stages (each one batch through the backend layer, with a progress bar):
-
-1. rule factors (length, novel words, user rules) — no model;
-2. atomic facts of every distinct output text, and of every distinct source (once per example);
-3. fact-level verdicts, all facts of one text in one request per factor;
-4. response-level labels (intent, formality, receptiveness);
-5. fluency and coherence by UniEval's protocol (the real model, or the LLM proxy through logprobs).
+The engine knows no factor by name. It asks the extractor registry (:mod:`.registry`) for the requested
+factors' extractors and everything they need (atomic facts before the fact-level factors that read them),
+computes the model-free (rule) factors in one pass (:func:`~.table.compute_factors`), then runs every
+other extractor in dependency order, each one batch through the backend layer with a progress bar.
 
 Work is keyed by content hash: the same text (with the same source/input, where the factor depends on
-it) is asked about once and the value shared by every output with that text. With a ``run_dir``,
-``factors.parquet``, ``factor_details.parquet`` and the ``factors`` rows of ``answers.parquet`` are
-rewritten atomically after every stage; every LLM answer is committed to the client's SQLite cache as it
-arrives, so Ctrl-C and rerun continues without paying again for a finished request.
+it) is asked about once and the value shared by every output with that text. With a ``sink`` (the run
+passes one that writes the run directory, :class:`.sink.RunDirSink`), the factor table, the details and
+the factor answers are handed over after every extractor; every LLM answer is committed to the client's
+SQLite cache as it arrives, so Ctrl-C and rerun continues without paying again for a finished request.
 """
 
 from __future__ import annotations
@@ -28,25 +25,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..backends.base import RequestFailed, Response
-from ..backends.logprobs import yes_probability_from_response
+from ..backends.base import RequestFailed, Response, is_scoring_request
 from ..data.dataset import Dataset
 from ..data.model import text_hash
-from ..rundir import ANSWER_COLUMNS, RunDir
 from ..taxonomy import Factor
-from . import atomic, llm, unieval as ue
-from ..backends.base import is_scoring_request
-from .prompts import load_prompt
+from . import unieval as ue
+from .registry import Extractor, dependency_order
+from .sink import FactorSink, FactorSnapshot
 from .table import FactorTable, compute_factors, resolve_factors
 
-__all__ = ["ExtractionResult", "extract_factors", "DETAIL_COLUMNS", "FACT_FACTORS", "RESPONSE_FACTORS",
-           "UNIEVAL_FACTORS"]
+__all__ = ["ExtractionResult", "ExtractionRun", "extract_factors", "DETAIL_COLUMNS", "ANSWER_FIELDS"]
 
 DETAIL_COLUMNS = ("output_id", "factor", "value", "extractor", "version", "detail", "n_items", "n_failed")
-FACT_FACTORS = tuple(llm.FACT_SPECS)
-RESPONSE_FACTORS = tuple(llm.RESPONSE_SPECS)
-UNIEVAL_FACTORS = ("fluency", "coherence")
-_NEEDS_OUTPUT_FACTS = {"n_facts", *(f for f, s in llm.FACT_SPECS.items() if s.facts_of == "output")}
+# The keys of one factor answer row (_Run.answer_row); the same as the run directory's answers.parquet columns.
+ANSWER_FIELDS = ("stage", "prompt_type", "model", "item_id", "input_key", "variant", "answer", "valid",
+                 "finish_reason", "cached", "echo")
 _CHARS_PER_TOKEN = 3.5
 _TRUNC_MARK = "\n[text truncated]"
 
@@ -66,6 +59,7 @@ class ExtractionResult:
     failures: dict[str, dict[str, int]]
     usage: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    unieval: dict[str, Any] = field(default_factory=dict)  # {"mode": "real"|"proxy", "warning": ..., ...}
 
     def report(self) -> pd.DataFrame:
         """Per factor: extractor, computed, missing, and the requests/failures/tokens of its prompt."""
@@ -102,11 +96,19 @@ def _context_tokens(client: Any) -> int | None:
 
 
 class _Run:
-    def __init__(self, ds: Dataset, facs: list[Factor], client: Any, model_label: str, *, run_dir: RunDir | None,
+    """The state of one extraction, and what extractors use: the dataset and its distinct texts
+    (``out_hash``, ``hash_text``, ``examples``), ``fit`` (visible truncation), ``run`` (one batch of
+    requests), ``account``/``answer_row`` (the record of every answer), ``set_value`` (a factor's values),
+    ``artifacts`` (what an extractor leaves for the ones that need it) and ``warnings``."""
+
+    def __init__(self, ds: Dataset, facs: list[Factor], client: Any, model_label: str, *, sink: FactorSink | None,
                  unieval: ue.UniEvalScorer | None, context_tokens: int | None, fact_batch: int,
-                 fact_order_seed: int | None, response_temperature: float | None, response_seed: int | None) -> None:
+                 fact_order_seed: int | None, response_temperature: float | None, response_seed: int | None,
+                 unieval_info: dict[str, Any] | None = None) -> None:
         self.ds, self.facs, self.client, self.model = ds, facs, client, model_label
-        self.run_dir, self.unieval = run_dir, unieval
+        self.sink, self.unieval = sink, unieval
+        self.unieval_info = unieval_info or {}
+        self.artifacts: dict[str, Any] = {}
         self.fact_batch = max(1, fact_batch)
         self.fact_order_seed = fact_order_seed
         self.response_temperature, self.response_seed = response_temperature, response_seed
@@ -133,8 +135,6 @@ class _Run:
             h = text_hash(o.text)
             self.out_hash[o.id] = h
             self.hash_text.setdefault(h, (o.id, o.text))
-        self.output_facts: dict[str, list[str] | None] = {}
-        self.source_facts: dict[str, list[str] | None] = {}
 
     # ------------------------------------------------------------------------------ helpers
     def fit(self, text: str, limit: int, what: str) -> str:
@@ -195,215 +195,6 @@ class _Run:
     def source_of(self, example_id: str) -> str:
         return self.examples[example_id].source_text
 
-    # ------------------------------------------------------------------------------ stages
-    def stage_facts(self) -> None:
-        want_out = any(n in _NEEDS_OUTPUT_FACTS for n in self.names)
-        want_src = "source_coverage" in self.names
-        system = load_prompt("atomic_facts").system.lower()
-        reqs, keys = [], []
-        if want_out:
-            for h, (oid, text) in self.hash_text.items():
-                if not text.strip():
-                    self.output_facts[h] = []
-                    self.warnings["n_facts: empty output text (no atomic facts)"] += 1
-                    continue
-                reqs.append(atomic.facts_request(self.fit(text, self.text_limit, "atomic facts of an output"),
-                                                 max_items=40, max_tokens=1024))
-                keys.append(("out", h, oid))
-        if want_src:
-            for ex in self.ds.examples:
-                sh = text_hash(ex.source_text)
-                if sh in self.source_facts:
-                    continue
-                if not ex.source_text.strip():
-                    self.source_facts[sh] = []
-                    continue
-                self.source_facts[sh] = None
-                reqs.append(atomic.facts_request(self.fit(ex.source_text, self.source_limit, "atomic facts of a source"),
-                                                 max_items=60, max_tokens=1536, prompt_type="atomic_facts_source"))
-                keys.append(("src", sh, ex.id))
-        for (kind, h, item), req, resp in zip(keys, reqs, self.run(reqs, "atomic facts")):
-            f = self.account(req, resp)
-            facts = None
-            if not isinstance(resp, RequestFailed):
-                facts = atomic.parse_facts(resp.parsed)
-                if facts is None:
-                    f["parse_failed"] += 1
-            echo = bool(facts) and any(len(x) > 12 and atomic.normalise_fact(x) in system for x in facts)
-            self.answer_row(req, resp, item, "", None if facts is None else json.dumps(facts, ensure_ascii=False),
-                            facts is not None, echo)
-            (self.output_facts if kind == "out" else self.source_facts)[h] = facts
-        if "n_facts" in self.names:
-            res = {h: ((None if fs is None else float(len(fs))),
-                       None if fs is None else json.dumps(fs, ensure_ascii=False), 0 if fs is None else len(fs), 0)
-                   for h, fs in self.output_facts.items()}
-            self.set_value("n_facts", self.out_hash, res, f"llm-fact:{self.model}", load_prompt("atomic_facts").tag,
-                           ["atomic_facts"])
-
-    def stage_fact_factors(self) -> None:
-        for name in [n for n in self.names if n in llm.FACT_SPECS]:
-            spec = llm.FACT_SPECS[name]
-            prompt = load_prompt(spec.prompt)
-            key_of_output: dict[str, tuple] = {}
-            jobs: dict[tuple, dict[str, Any]] = {}
-            for o in self.ds.outputs:
-                ex = self.examples[o.example_id]
-                h = self.out_hash[o.id]
-                if spec.facts_of == "output":
-                    facts = self.output_facts.get(h)
-                    ctx_text = ex.source_text if spec.context == "source" else ex.input
-                    key = (h, text_hash(ctx_text))
-                else:
-                    facts = self.source_facts.get(text_hash(ex.source_text))
-                    ctx_text = o.text
-                    key = (h, text_hash(ex.source_text))
-                key_of_output[o.id] = key
-                if key not in jobs:
-                    jobs[key] = {"facts": facts, "context": ctx_text, "item": o.id}
-            reqs, meta = [], []
-            results: dict[tuple, tuple] = {}
-            for key, job in jobs.items():
-                facts = job["facts"]
-                if facts is None:
-                    results[key] = (None, None, 0, 0)  # the fact list itself is missing (counted there)
-                    continue
-                if not facts:
-                    which = "output" if spec.facts_of == "output" else "source"
-                    self.warnings[f"{name}: the {which} has no atomic facts (ratio undefined: missing)"] += 1
-                    results[key] = (None, json.dumps([]), 0, 0)
-                    continue
-                limit, what = ((self.text_limit, f"{name}: output text") if spec.context == "text"
-                               else (self.source_limit, f"{name}: {spec.context}"))
-                context = self.fit(job["context"], limit, what)
-                for start in range(0, len(facts), self.fact_batch):
-                    chunk = facts[start:start + self.fact_batch]
-                    seed = None if self.fact_order_seed is None else self.fact_order_seed + start
-                    req, order = llm.fact_verdict_request(spec, chunk, context, order_seed=seed)
-                    reqs.append(req)
-                    meta.append((key, start, order, job["item"]))
-            verdicts: dict[tuple, list[str | None]] = {k: [None] * len(j["facts"]) for k, j in jobs.items()
-                                                       if j["facts"]}
-            for req, (key, start, order, item), resp in zip(reqs, meta, self.run(reqs, f"{name} (per fact)")):
-                f = self.account(req, resp)
-                got: list[str | None] = [None] * len(order)
-                if not isinstance(resp, RequestFailed):
-                    if resp.parsed is None:
-                        f["parse_failed"] += 1
-                    else:
-                        got = llm.parse_fact_verdicts(resp.parsed, order)
-                f["items"] += len(order)
-                f["items_failed"] += sum(v is None for v in got)
-                for i, v in enumerate(got):
-                    verdicts[key][start + i] = v
-                    self.answer_row(req, resp, item, str(start + i), v, v is not None)
-            for key, vs in verdicts.items():
-                facts = jobs[key]["facts"]
-                detail = json.dumps([{"fact": fa, "verdict": v} for fa, v in zip(facts, vs)], ensure_ascii=False)
-                results[key] = (llm.fact_ratio(vs, spec.counted), detail, len(vs), sum(v is None for v in vs))
-            src_tag = load_prompt("atomic_facts").tag
-            self.set_value(name, key_of_output, results, f"llm-fact:{self.model}", f"{src_tag}+{prompt.tag}",
-                           ["atomic_facts_source" if spec.facts_of == "source" else "atomic_facts", spec.prompt])
-
-    def stage_response(self) -> None:
-        for name in [n for n in self.names if n in llm.RESPONSE_SPECS]:
-            spec = llm.RESPONSE_SPECS[name]
-            key_of_output, jobs = {}, {}
-            for o in self.ds.outputs:
-                ex = self.examples[o.example_id]
-                key = (self.out_hash[o.id], text_hash(ex.input))
-                key_of_output[o.id] = key
-                jobs.setdefault(key, (o.id, ex.input, o.text))
-            keys = list(jobs)
-            reqs = [llm.response_request(spec, self.fit(jobs[k][1], self.source_limit, f"{name}: input"),
-                                         self.fit(jobs[k][2], self.text_limit, f"{name}: output text"),
-                                         temperature=self.response_temperature, seed=self.response_seed)
-                    for k in keys]
-            results = {}
-            for key, req, resp in zip(keys, reqs, self.run(reqs, name)):
-                f = self.account(req, resp)
-                label = just = None
-                if not isinstance(resp, RequestFailed):
-                    label, just = llm.parse_response_label(spec, resp.parsed)
-                    if label is None:
-                        f["parse_failed"] += 1
-                self.answer_row(req, resp, jobs[key][0], "", label, label is not None)
-                detail = json.dumps({"label": label, "justification": just}, ensure_ascii=False)
-                results[key] = (None if label is None else spec.labels[label], detail, 1, int(label is None))
-            self.set_value(name, key_of_output, results, f"llm-response:{self.model}",
-                           load_prompt(spec.prompt).tag, [spec.prompt])
-
-    def stage_unieval(self) -> None:
-        dims = [n for n in self.names if n in UNIEVAL_FACTORS]
-        if not dims:
-            return
-        if self.unieval is not None:
-            self._unieval_real(dims)
-            return
-        for dim in dims:
-            pt = f"unieval_{dim}"
-            key_of_output, jobs = {}, {}
-            for o in self.ds.outputs:
-                ex = self.examples[o.example_id]
-                key = (self.out_hash[o.id],) if dim == "fluency" else (self.out_hash[o.id], text_hash(ex.source_text))
-                key_of_output[o.id] = key
-                jobs.setdefault(key, (o.id, o.text, ex.source_text))
-            reqs, meta, results = [], [], {}
-            for key, (oid, text, source) in jobs.items():
-                if dim == "fluency":
-                    sents = ue.split_sentences(text)
-                    if not sents:
-                        self.warnings["fluency: output has no sentence (missing)"] += 1
-                        results[key] = (None, json.dumps([]), 0, 0)
-                        continue
-                    for i, s in enumerate(sents):
-                        reqs.append(ue.proxy_request("fluency", self.fit(s, self.text_limit, "fluency: sentence")))
-                        meta.append((key, i, oid, len(sents)))
-                else:
-                    if not text.strip():
-                        self.warnings["coherence: empty output text (missing)"] += 1
-                        results[key] = (None, None, 0, 0)
-                        continue
-                    reqs.append(ue.proxy_request("coherence", self.fit(text, self.text_limit, "coherence: output text"),
-                                                 self.fit(source, self.source_limit, "coherence: source")))
-                    meta.append((key, 0, oid, 1))
-            scores: dict[tuple, list[float | None]] = {}
-            for req, (key, i, oid, n), resp in zip(reqs, meta, self.run(reqs, f"{dim} (UniEval proxy)")):
-                f = self.account(req, resp)
-                p = None if isinstance(resp, RequestFailed) else yes_probability_from_response(resp)
-                if p is None and not isinstance(resp, RequestFailed):
-                    f["parse_failed"] += 1  # neither yes nor no among the first token's alternatives
-                f["items"] += 1
-                f["items_failed"] += int(p is None)
-                scores.setdefault(key, [None] * n)[i] = p
-                # the answer is the value used, P(yes)/(P(yes)+P(no)) to 2 decimals, not the argmax token:
-                # the diagnostics then see whether the scores vary, not whether "yes" is the likelier word
-                self.answer_row(req, resp, oid, str(i) if dim == "fluency" else "",
-                                None if p is None else f"{p:.2f}", p is not None)
-            for key, ps in scores.items():
-                valid = [p for p in ps if p is not None]
-                results[key] = ((sum(valid) / len(valid)) if valid else None,
-                                json.dumps([None if p is None else round(p, 6) for p in ps]), len(ps),
-                                sum(p is None for p in ps))
-            self.set_value(dim, key_of_output, results, f"unieval-proxy:{self.model}", load_prompt(pt).tag, [pt])
-
-    def _unieval_real(self, dims: list[str]) -> None:
-        scorer = self.unieval
-        for dim in dims:
-            key_of_output, results = {}, {}
-            for o in self.ds.outputs:
-                ex = self.examples[o.example_id]
-                key = (self.out_hash[o.id],) if dim == "fluency" else (self.out_hash[o.id], text_hash(ex.source_text))
-                key_of_output[o.id] = key
-                if key in results:
-                    continue
-                if dim == "fluency":
-                    v, per = scorer.fluency(o.text)
-                    results[key] = (v, json.dumps(per), len(per), sum(p is None for p in per))
-                else:
-                    v = scorer.coherence(o.text, ex.source_text)
-                    results[key] = (v, None, 1, int(v is None))
-            self.set_value(dim, key_of_output, results, "unieval", scorer.version, [f"unieval_{dim}"])
-
     # ------------------------------------------------------------------------------ output
     def table(self, base: FactorTable) -> FactorTable:
         df = base.values.copy()
@@ -433,21 +224,24 @@ class _Run:
         return df
 
     def answers_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.answers, columns=list(ANSWER_COLUMNS))
+        return pd.DataFrame(self.answers, columns=list(ANSWER_FIELDS))
 
-    def flush(self, base: FactorTable, status: str) -> None:
-        if self.run_dir is None:
+    def flush(self, base: FactorTable, status: str, usage: dict[str, Any] | None = None) -> None:
+        if self.sink is None:
             return
         table = self.table(base)
-        self.run_dir.write_factors(table)
-        self.run_dir.write_table("factor_details", self.details_frame(base), csv=False)
-        self.run_dir.replace_answers("factors", self.answers_frame())
-        self.run_dir.update_manifest(factors={
+        manifest: dict[str, Any] = {
             "names": self.columns, "status": status,
             "extractors": {f: table.provenance.get(f, {}).get("extractor", "not computed") for f in self.columns},
             "missing": {f: int(table.values[f].isna().sum()) for f in self.columns if table.values[f].isna().any()},
             "failures": {k: dict(v) for k, v in self.failures.items()},
-        })
+        }
+        if self.unieval_info:
+            manifest["unieval"] = dict(self.unieval_info)
+        self.sink.write(FactorSnapshot(table, self.details_frame(base), self.answers_frame(), manifest, status, usage))
+
+
+ExtractionRun = _Run  # the public name extractors type against
 
 
 def extract_factors(
@@ -456,7 +250,8 @@ def extract_factors(
     *,
     client: Any = None,
     model: str | None = None,
-    run_dir: str | Path | RunDir | None = None,
+    sink: FactorSink | None = None,
+    run_dir: Any = None,
     unieval: ue.UniEvalScorer | str | None = None,
     progress: bool = True,
     cache: str | Path | None = None,
@@ -472,10 +267,15 @@ def extract_factors(
         client: a :class:`~profile_align.backends.Client`; or ``model``: a model string to build one
             (its cache is ``cache`` or ``<run_dir>/cache.sqlite``). With neither, model-based factors are
             skipped and listed in ``result.table.warnings``.
-        run_dir: write ``factors.parquet``, ``factor_details.parquet`` and the ``factors`` rows of
-            ``answers.parquet`` after every stage (atomically).
-        unieval: a :class:`~profile_align.factors.unieval.UniEvalScorer` or a UniEval model name/path for
-            fluency and coherence; default: the UniEval protocol on the LLM (a proxy, recorded as such).
+        sink: receives the factor table, details, answers and a manifest entry after every extractor
+            (:class:`~profile_align.factors.sink.FactorSink`). ``run_dir`` (a path or RunDir) is short for
+            ``sink=RunDirSink(run_dir)``: ``factors.parquet``, ``factor_details.parquet``, the ``factors``
+            rows of ``answers.parquet`` and the manifest's ``factors`` entry, written atomically.
+        unieval: fluency/coherence scorer: ``"proxy"`` or None (UniEval's protocol on the LLM, the default
+            here), ``"real"`` (the UniEval model; an error when the ``unieval`` extra is missing),
+            ``"auto"`` (real when the extra is importable, else the proxy with a warning), a model
+            name/path, or a :class:`~profile_align.factors.unieval.UniEvalScorer`. See
+            :func:`~profile_align.factors.unieval.resolve_unieval`.
         context_tokens: the model's context window (read from a llama.cpp backend; 32768 if unknown);
             longer texts are truncated visibly, with a counted warning.
         fact_batch: most facts asked about in one request (longer fact lists are split).
@@ -486,18 +286,23 @@ def extract_factors(
     facs = resolve_factors(dataset.task, factors)
     rule = [f for f in facs if f.computable_without_model]
     model_facs = [f for f in facs if not f.computable_without_model]
-    unknown = [f.name for f in model_facs
-               if f.name not in (*FACT_FACTORS, *RESPONSE_FACTORS, *UNIEVAL_FACTORS, "n_facts")]
-    if unknown:
-        raise ValueError(f"no extractor for factor(s) {unknown}: register a rule function for them")
-    rd = run_dir if isinstance(run_dir, RunDir) else (RunDir(run_dir, create=True) if run_dir is not None else None)
-    if isinstance(unieval, str):
-        unieval = ue.UniEvalScorer(unieval)
+    try:
+        order: list[Extractor] = dependency_order(f.name for f in model_facs)
+    except ValueError as exc:
+        raise ValueError(f"{exc}: no extractor for factor(s) {[f.name for f in model_facs]}; declare one "
+                         "(register_factor for a rule, llm_factor for an LLM prompt)") from None
+    if sink is None and run_dir is not None:
+        from .sink import RunDirSink
+
+        sink = RunDirSink(run_dir)
+    scorer, unieval_info = ue.resolve_unieval(unieval) if any(
+        isinstance(e, ue.UniEvalExtractor) for e in order) else (None, {})
     own_client = False
     if client is None and model is not None:
         from ..backends.client import Client
 
-        cache_path = cache or (rd.path / "cache.sqlite" if rd is not None else None)
+        sink_dir = getattr(sink, "path", None)
+        cache_path = cache or (Path(sink_dir) / "cache.sqlite" if sink_dir is not None else None)
         client = Client(model, cache=cache_path, progress=progress)
         own_client = True
     base = compute_factors(dataset, rule) if rule else FactorTable(
@@ -505,42 +310,40 @@ def extract_factors(
                       "example_id": [o.example_id for o in dataset.outputs],
                       "text_hash": [text_hash(o.text) for o in dataset.outputs]}).set_index("output_id"))
     timings = {"rules": time.perf_counter() - t_start}
-    llm_names = [f for f in model_facs if not (f.name in UNIEVAL_FACTORS and unieval is not None)]
-    if client is None:
-        for f in llm_names:
-            base.warnings[f"{f.name}: needs a model backend ({f.extractor}); not computed (pass --model)"] += 1
-        model_facs = [f for f in model_facs if f not in llm_names]
     label = model or (f"{client.backend.name}:{client.backend.model_id}" if client is not None else "none")
-    runner = _Run(dataset, rule + model_facs, client, label, run_dir=rd, unieval=unieval,
-                  context_tokens=context_tokens, fact_batch=fact_batch, fact_order_seed=fact_order_seed,
-                  response_temperature=response_temperature, response_seed=response_seed)
+    runner = _Run(dataset, facs, client, label, sink=sink, unieval=scorer, context_tokens=context_tokens,
+                  fact_batch=fact_batch, fact_order_seed=fact_order_seed,
+                  response_temperature=response_temperature, response_seed=response_seed, unieval_info=unieval_info)
     runner.columns = [f.name for f in facs]  # the requested order; skipped factors stay NaN columns
+    if unieval_info.get("warning"):
+        runner.warnings[unieval_info["warning"]] += 1
+    skipped = {e.name for e in order if not e.available(runner)}
+    for e in order:
+        if e.name in skipped and e.factor is not None:
+            base.warnings[f"{e.name}: needs a model backend ({e.factor.extractor}); not computed (pass --model)"] += 1
+    # an extractor runs only when it is available and every extractor it needs ran too
+    ran: set[str] = set()
     old_progress = getattr(client, "progress", None)
     if client is not None:
         client.progress = progress
+    usage = None
     try:
         runner.flush(base, "partial")
-        stages = (("facts", runner.stage_facts), ("fact_factors", runner.stage_fact_factors),
-                  ("response", runner.stage_response), ("unieval", runner.stage_unieval))
-        needs = {f.name for f in model_facs}
-        for stage_name, fn in stages:
-            if not needs:
-                break
-            if client is None and stage_name != "unieval":
+        for ext in order:
+            if ext.name in skipped or any(d not in ran for d in ext.needs):
                 continue
             t0 = time.perf_counter()
-            fn()
-            timings[stage_name] = time.perf_counter() - t0
+            ext.extract(runner)
+            ran.add(ext.name)
+            timings[ext.name] = time.perf_counter() - t0
             runner.flush(base, "partial")
-        runner.flush(base, "complete")
     finally:
         if client is not None and old_progress is not None:
             client.progress = old_progress
         usage = client.accounting.to_dict() if client is not None else None
         if own_client:
             client.close()
-    if rd is not None and usage is not None:
-        rd.write_json("factors_usage.json", usage)
+    runner.flush(base, "complete", usage)
     timings["total"] = time.perf_counter() - t_start
     return ExtractionResult(runner.table(base), runner.details_frame(base), runner.answers_frame(),
-                            {k: dict(v) for k, v in runner.failures.items()}, usage, timings)
+                            {k: dict(v) for k, v in runner.failures.items()}, usage, timings, dict(unieval_info))

@@ -3,24 +3,28 @@
 * ``length`` — number of white-space separated words after deleting every character that is neither
   a letter, a digit, an underscore nor white space (Unicode-aware: ``é``, ``ß``, CJK are letters), so
   ``it's`` is one word and a lone ``--`` or ``.`` token is none.
-* ``novel_words`` — number of unique *stemmed* output words that do not occur among the stemmed
-  source words (Snowball/Porter2 English stemmer, lower-cased); ``novel_words_ratio`` is that count
-  divided by the number of unique stemmed output words (0 for an empty output).
+* ``novel_words`` — the *proportion* of unique stemmed output words (Snowball/Porter2 English stemmer,
+  lower-cased) that do not occur among the stemmed source words (0 for an empty output). The paper
+  extracts "the number and proportion" of novel words; its task sets use the proportion (its human
+  score for novel words, -.167, has the opposite sign of length's, +.257, which the count could not
+  show: the count grows with length).
+* ``n_novel_words`` — the number of those novel unique stems (an extra factor, in no task set).
+
+Both are declared with :func:`~profile_align.factors.registry.register_factor`, the decorator users get.
 
 The source is :attr:`Example.source_text` (the post or article; the reference quotes in document QA).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from functools import lru_cache
 
 import snowballstemmer
 
-from ..taxonomy import REGISTRY, Factor, Level3, ValueType
+from .registry import register_factor
 
-__all__ = ["words", "length", "stems", "novel_words", "novel_words_ratio", "novel_stats"]
+__all__ = ["words", "length", "stems", "novel_words", "n_novel_words", "novel_stats"]
 
 _SPECIAL = re.compile(r"[^\w\s]+", re.UNICODE)
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -32,6 +36,8 @@ def words(text: str) -> list[str]:
     return _SPECIAL.sub("", text).split()
 
 
+@register_factor("length", label="length", description="words in the output after removing special characters",
+                 level2="verbosity", level3="Output-Only", value_type="count", builtin=True)
 def length(text: str, example: object = None) -> float:
     """Words in the output after removing special characters."""
     return float(len(words(text)))
@@ -60,25 +66,18 @@ def novel_stats(text: str, source: str) -> tuple[int, int]:
     return len(out - _source_stems(source)), len(out)
 
 
+@register_factor("novel_words", label="novel words",
+                 description="share of unique stemmed output words absent from the stemmed source",
+                 level2="style", level3="Source-Output", value_type="ratio", builtin=True)
 def novel_words(text: str, example) -> float:
-    """Unique stemmed output words absent from the stemmed source."""
-    return float(novel_stats(text, example.source_text)[0])
-
-
-def novel_words_ratio(text: str, example) -> float:
-    """Share of unique stemmed output words absent from the stemmed source."""
+    """Share of unique stemmed output words absent from the stemmed source (0 for an empty output)."""
     novel, total = novel_stats(text, example.source_text)
     return novel / total if total else 0.0
 
 
-def _attach(name: str, fn) -> None:
-    REGISTRY.add(dataclasses.replace(REGISTRY.get(name), fn=fn), replace=True)
-
-
-_attach("length", length)
-_attach("novel_words", novel_words)
-if "novel_words_ratio" not in REGISTRY:
-    REGISTRY.add(Factor(
-        "novel_words_ratio", "novel words %", "share of unique stemmed output words absent from the stemmed source",
-        "style", Level3.SOURCE_OUTPUT, ValueType.RATIO, "rule", 0, novel_words_ratio,
-    ))
+@register_factor("n_novel_words", label="# novel words",
+                 description="unique stemmed output words absent from the stemmed source",
+                 level2="style", level3="Source-Output", value_type="count", builtin=True)
+def n_novel_words(text: str, example) -> float:
+    """Unique stemmed output words absent from the stemmed source."""
+    return float(novel_stats(text, example.source_text)[0])

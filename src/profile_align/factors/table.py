@@ -23,6 +23,7 @@ import pandas as pd
 from ..data.dataset import Dataset
 from ..data.model import FactorValue, text_hash
 from ..taxonomy import REGISTRY, Factor, Level3, factors_for_task
+from .registry import get_extractor
 
 __all__ = ["FactorTable", "compute_factors", "resolve_factors"]
 
@@ -172,8 +173,9 @@ def compute_factors(dataset: Dataset, factors: Iterable[str | Factor] | None = N
     skipped names are recorded in ``warnings`` so nobody mistakes them for computed.
     """
     facs = resolve_factors(dataset.task, factors)
-    rule = [f for f in facs if f.computable_without_model]
-    skipped = [f for f in facs if not f.computable_without_model]
+    fns = {f.name: getattr(get_extractor(f.name), "compute", None) for f in facs}
+    rule = [f for f in facs if f.computable_without_model and fns[f.name] is not None]
+    skipped = [f for f in facs if f not in rule]
     if skipped and not skip_model_factors:
         raise NotImplementedError(
             "factors needing a model backend are not available here: " + ", ".join(f.name for f in skipped)
@@ -198,7 +200,7 @@ def compute_factors(dataset: Dataset, factors: Iterable[str | Factor] | None = N
                     memo[key] = 0.0
                 else:
                     try:
-                        v = f.compute(o.text, ex)
+                        v = fns[f.name](o.text, ex)
                         memo[key] = None if v is None else float(v)
                     except Exception as e:  # a user factor may fail: count it, keep going
                         warnings[f"{f.name}: {type(e).__name__}: {e}"] += 1

@@ -16,6 +16,11 @@ Two scorers:
   top logprobs (:func:`~profile_align.backends.logprobs.yes_probability`); extractor
   ``"unieval-proxy:<model>"``. This is a proxy of UniEval, not UniEval.
 
+Which scorer a run uses is :func:`resolve_unieval`'s choice (config ``factors.unieval: real | proxy``,
+default ``real`` when the ``unieval`` extra is importable, else ``proxy`` with a warning). The proxy's
+measured agreement with SummEval's expert ratings (:data:`PROXY_AGREEMENT`, README "validate-factors")
+is attached to its values' provenance, so tables and the report show it next to the proxy's rows.
+
 Sentences are split by a regular expression (UniEval uses nltk's ``sent_tokenize``; nltk is not a
 dependency here): a sentence ends at ``.``, ``!`` or ``?`` (also after a space, as in tokenised
 CNN/DM text) followed by white space, or at a line break.
@@ -23,18 +28,36 @@ CNN/DM text) followed by white space, or at a line break.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import math
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..backends.base import Request
-from .prompts import load_prompt
+from ..backends.base import Request, RequestFailed
+from ..backends.logprobs import yes_probability_from_response
+from ..data.model import text_hash
+from ..taxonomy import Factor, Level3
+from .registry import declare_factor, make_factor, prompt_of
+
+if TYPE_CHECKING:
+    from .engine import ExtractionRun
 
 __all__ = [
     "UNIEVAL_MODEL", "split_sentences", "unieval_input", "boolean_qa_score", "UniEvalScorer",
-    "proxy_request", "UniEvalUnavailable",
+    "proxy_request", "UniEvalUnavailable", "UniEvalExtractor", "resolve_unieval", "unieval_importable",
+    "PROXY_AGREEMENT", "UNIEVAL_MODES",
 ]
+
+UNIEVAL_MODES = ("real", "proxy", "auto")
+# The proxy's agreement with SummEval's expert ratings: summary-level Kendall tau and its 95% bootstrap
+# interval, measured with `profile-align validate-factors` on the embedded local model (README,
+# "Measured: the UniEval proxy vs SummEval experts").
+PROXY_AGREEMENT: dict[str, str] = {
+    "coherence": "tau +0.03 [-0.18, +0.34] with SummEval experts",
+    "fluency": "tau +0.06 [-0.30, +0.31] with SummEval experts",
+}
 
 UNIEVAL_MODEL = "MingZhong/unieval-sum"
 _SENT_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*(?=\s)|\n")
@@ -75,12 +98,12 @@ def boolean_qa_score(p_yes: float, p_no: float) -> float | None:
 def proxy_request(dimension: str, output: str, source: str | None = None, *, top_logprobs: int = 20) -> Request:
     """The Boolean-QA question put to a chat LLM: one token, scored from its top logprobs."""
     if dimension == "fluency":
-        prompt = load_prompt("unieval_fluency")
+        prompt = prompt_of("unieval_fluency")
         fields = {"text": output}
     elif dimension == "coherence":
         if source is None:
             raise ValueError("coherence needs the source document")
-        prompt = load_prompt("unieval_coherence")
+        prompt = prompt_of("unieval_coherence")
         fields = {"text": output, "source": source}
     else:
         raise ValueError(f"no UniEval proxy for {dimension!r}")
@@ -159,3 +182,153 @@ class UniEvalScorer:
 
     def coherence(self, text: str, source: str) -> float | None:
         return self.score_inputs([unieval_input("coherence", text, source)])[0]
+
+
+def unieval_importable() -> bool:
+    """Whether the ``unieval`` extra (transformers and torch) can be imported."""
+    return all(importlib.util.find_spec(m) is not None for m in ("transformers", "torch"))
+
+
+_PROXY_WARNING = ("UniEval proxy: fluency and coherence are scored by UniEval's questions put to the factor LLM, "
+                  "not by the UniEval model ({why}); its measured agreement with SummEval experts is "
+                  "coherence {coherence}, fluency {fluency}")
+
+
+def resolve_unieval(spec: UniEvalScorer | str | None) -> tuple[UniEvalScorer | None, dict[str, Any]]:
+    """The scorer for fluency/coherence and what the manifest says about it.
+
+    ``spec``: a scorer; ``"real"`` (the UniEval model; an error when the extra is missing); ``"proxy"``
+    or None (the LLM proxy); ``"auto"`` (real when the extra is importable, else the proxy with a
+    warning); any other string is a UniEval model name or path. Returns ``(scorer or None for the
+    proxy, {"mode", "model", "warning", "agreement"})``.
+    """
+    if isinstance(spec, UniEvalScorer):
+        return spec, {"mode": "real", "model": spec.version}
+    if spec in (None, "proxy"):
+        why = "factors.unieval: proxy" if spec == "proxy" else "no UniEval scorer given"
+        return None, _proxy_info(why, warn=False)
+    if spec == "auto":
+        if not unieval_importable():
+            return None, _proxy_info('the unieval extra is not installed: pip install "profile-align[unieval]"',
+                                     warn=True)
+        spec = UNIEVAL_MODEL
+    elif spec == "real":
+        if not unieval_importable():
+            raise UniEvalUnavailable('factors.unieval: real needs transformers and torch: '
+                                     'pip install "profile-align[unieval]" (or set factors.unieval: proxy)')
+        spec = UNIEVAL_MODEL
+    scorer = UniEvalScorer(str(spec))
+    return scorer, {"mode": "real", "model": scorer.version}
+
+
+def _proxy_info(why: str, *, warn: bool) -> dict[str, Any]:
+    info: dict[str, Any] = {"mode": "proxy", "model": None, "agreement": dict(PROXY_AGREEMENT), "reason": why}
+    info["warning"] = _PROXY_WARNING.format(why=why, **{k: v.split(" with")[0] for k, v in PROXY_AGREEMENT.items()}) \
+        if warn else None
+    return info
+
+
+class UniEvalExtractor:
+    """Fluency or coherence by UniEval's Boolean QA: the real model when the run has a scorer, else the
+    question put to the factor LLM (one token, scored from its top logprobs).
+
+    ``per_sentence``: score each sentence of the output and average (fluency); otherwise the whole
+    output against the source (coherence).
+    """
+
+    needs: tuple[str, ...] = ()
+    model_free = False
+
+    def __init__(self, factor: Factor, dimension: str, prompt: str, *, per_sentence: bool) -> None:
+        self.factor, self.name, self.dimension, self.prompt, self.per_sentence = (
+            factor, factor.name, dimension, prompt, per_sentence)
+
+    def available(self, run: ExtractionRun) -> bool:
+        return run.unieval is not None or run.client is not None
+
+    def _key(self, run: ExtractionRun, o: Any) -> tuple:
+        h = run.out_hash[o.id]
+        return (h,) if self.per_sentence else (h, text_hash(run.examples[o.example_id].source_text))
+
+    def extract(self, run: ExtractionRun) -> None:
+        if run.unieval is not None:
+            self._real(run)
+        else:
+            self._proxy(run)
+        note = None if run.unieval is not None else PROXY_AGREEMENT.get(self.dimension)
+        if note:
+            run.provenance[self.name]["note"] = f"UniEval proxy: {note}"
+
+    def _real(self, run: ExtractionRun) -> None:
+        scorer = run.unieval
+        key_of_output, results = {}, {}
+        for o in run.ds.outputs:
+            key = self._key(run, o)
+            key_of_output[o.id] = key
+            if key in results:
+                continue
+            if self.per_sentence:
+                v, per = scorer.fluency(o.text)
+                results[key] = (v, json.dumps(per), len(per), sum(p is None for p in per))
+            else:
+                v = scorer.coherence(o.text, run.examples[o.example_id].source_text)
+                results[key] = (v, None, 1, int(v is None))
+        run.set_value(self.name, key_of_output, results, "unieval", scorer.version, [self.prompt])
+
+    def _proxy(self, run: ExtractionRun) -> None:
+        dim, pt = self.dimension, self.prompt
+        key_of_output, jobs = {}, {}
+        for o in run.ds.outputs:
+            key = self._key(run, o)
+            key_of_output[o.id] = key
+            jobs.setdefault(key, (o.id, o.text, run.examples[o.example_id].source_text))
+        reqs, meta, results = [], [], {}
+        for key, (oid, text, source) in jobs.items():
+            if self.per_sentence:
+                sents = split_sentences(text)
+                if not sents:
+                    run.warnings[f"{dim}: output has no sentence (missing)"] += 1
+                    results[key] = (None, json.dumps([]), 0, 0)
+                    continue
+                for i, s in enumerate(sents):
+                    reqs.append(proxy_request(dim, run.fit(s, run.text_limit, f"{dim}: sentence")))
+                    meta.append((key, i, oid, len(sents)))
+            else:
+                if not text.strip():
+                    run.warnings[f"{dim}: empty output text (missing)"] += 1
+                    results[key] = (None, None, 0, 0)
+                    continue
+                reqs.append(proxy_request(dim, run.fit(text, run.text_limit, f"{dim}: output text"),
+                                          run.fit(source, run.source_limit, f"{dim}: source")))
+                meta.append((key, 0, oid, 1))
+        scores: dict[tuple, list[float | None]] = {}
+        for req, (key, i, oid, n), resp in zip(reqs, meta, run.run(reqs, f"{dim} (UniEval proxy)")):
+            f = run.account(req, resp)
+            p = None if isinstance(resp, RequestFailed) else yes_probability_from_response(resp)
+            if p is None and not isinstance(resp, RequestFailed):
+                f["parse_failed"] += 1  # neither yes nor no among the first token's alternatives
+            f["items"] += 1
+            f["items_failed"] += int(p is None)
+            scores.setdefault(key, [None] * n)[i] = p
+            # the answer is the value used, P(yes)/(P(yes)+P(no)) to 2 decimals, not the argmax token:
+            # the diagnostics then see whether the scores vary, not whether "yes" is the likelier word
+            run.answer_row(req, resp, oid, str(i) if self.per_sentence else "",
+                           None if p is None else f"{p:.2f}", p is not None)
+        for key, ps in scores.items():
+            valid = [p for p in ps if p is not None]
+            results[key] = ((sum(valid) / len(valid)) if valid else None,
+                            json.dumps([None if p is None else round(p, 6) for p in ps]), len(ps),
+                            sum(p is None for p in ps))
+        run.set_value(self.name, key_of_output, results, f"unieval-proxy:{run.model}", prompt_of(pt).tag, [pt])
+
+
+declare_factor(UniEvalExtractor(make_factor(
+    "fluency", extractor="unieval", label="fluency",
+    description="is each sentence well formed (UniEval Boolean QA, averaged over sentences)",
+    level2="style", level3=Level3.OUTPUT_ONLY, value_type="probability", polarity=+1, builtin=True),
+    "fluency", "unieval_fluency", per_sentence=True))
+declare_factor(UniEvalExtractor(make_factor(
+    "coherence", extractor="unieval", label="coherence",
+    description="do the sentences form a coherent body (UniEval Boolean QA)",
+    level2="discourse", level3=Level3.INTRA_OUTPUT, value_type="probability", polarity=+1, builtin=True),
+    "coherence", "unieval_coherence", per_sentence=False))

@@ -108,9 +108,12 @@ def _labels(details: pd.DataFrame, factor: str) -> dict[tuple[str, int], Any]:
 def self_consistency(dataset: Dataset, first: Any, *, client: Any, factors: Sequence[str] | None = None,
                      seed: int = 1, progress: bool = True) -> pd.DataFrame:
     """Ask again (shuffled fact order; response labels resampled at T=0.6 with ``seed``) and compare."""
-    from .engine import FACT_FACTORS, RESPONSE_FACTORS, extract_factors
+    from .engine import extract_factors
+    from .llm import FactLevelExtractor, ResponseLevelExtractor
+    from .registry import get_extractor
 
-    names = [f for f in (factors or first.table.factor_names) if f in (*FACT_FACTORS, *RESPONSE_FACTORS)]
+    kinds = {f: get_extractor(f) for f in (factors or first.table.factor_names)}
+    names = [f for f, e in kinds.items() if isinstance(e, (FactLevelExtractor, ResponseLevelExtractor))]
     if not names:
         return pd.DataFrame(columns=["factor", "check", "n_compared", "agreement"])
     second = extract_factors(dataset, names, client=client, fact_order_seed=seed, response_temperature=0.6,
@@ -120,7 +123,7 @@ def self_consistency(dataset: Dataset, first: Any, *, client: Any, factors: Sequ
         a, b = _labels(first.details, f), _labels(second.details, f)
         common = [k for k in a if k in b and a[k] is not None and b[k] is not None]
         agree = sum(a[k] == b[k] for k in common)
-        check = "shuffled fact order" if f in FACT_FACTORS else f"resampled (T=0.6, seed {seed})"
+        check = "shuffled fact order" if isinstance(kinds[f], FactLevelExtractor) else f"resampled (T=0.6, seed {seed})"
         rows.append({"factor": f, "check": check, "n_compared": len(common),
                      "agreement": agree / len(common) if common else float("nan")})
     return pd.DataFrame(rows)
