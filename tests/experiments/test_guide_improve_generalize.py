@@ -46,7 +46,7 @@ CONFIG = {
     "name": "exp",
     "dataset": {"source": "summeval"},
     "sample": {"examples": 8, "pairs_per_example": 6, "seed": 2},
-    "factors": {"names": ["length", "novel_words", "novel_words_ratio", "char_parity"]},
+    "factors": {"names": ["length", "novel_words", "n_novel_words", "char_parity"]},
     "judges": [{"model": "fakej", "name": "fk"}],
     "stats": {"n_boot": 50, "difference_boot": 200},
 }
@@ -55,7 +55,7 @@ CONFIG = {
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     from profile_align.pipeline import run
-    from profile_align.taxonomy import REGISTRY, register_factor
+    from profile_align import REGISTRY, register_factor
 
     # a factor unrelated to what either judge prefers, so that GuideRand has a candidate
     register_factor("char_parity", replace=True)(

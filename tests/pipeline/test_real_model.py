@@ -12,7 +12,7 @@ def test_local_model_end_to_end_on_two_examples(tmp_path):
     pytest.importorskip("llama_cpp")
     cfg = {"name": "slow-smoke", "dataset": {"source": "summeval"},
            "sample": {"examples": 2, "pairs_per_example": 1, "max_input_words": 350, "seed": 0},
-           "factors": {"names": ["length", "novel_words", "novel_words_ratio"]},
+           "factors": {"names": ["length", "novel_words", "n_novel_words"]},
            "judges": [{"model": "local", "name": "local",
                        "generation": {"variant": "per-level", "k": 3, "max_words": 30},
                        "evaluation": {"justification_max_chars": 120}}],

@@ -31,7 +31,7 @@ CONFIG = {
     "name": "fake-e2e",
     "dataset": {"source": "summeval"},
     "sample": {"examples": 3, "pairs_per_example": 5, "seed": 1},
-    "factors": {"names": ["length", "novel_words", "novel_words_ratio"]},
+    "factors": {"names": ["length", "novel_words", "n_novel_words"]},
     "judges": [{"model": "fakej", "name": "fk"},
                {"model": "fakej", "name": "fk1", "settings": ["generation"], "generation": {"variant": "one-call"}}],
     "stats": {"n_boot": 50, "difference_boot": 50},
@@ -61,7 +61,7 @@ def test_manifest(first_run):
     assert m["failures"]["evaluation/pairwise_eval"] == {"requests": 30, "failed": 0, "parse_failed": 0}
     assert m["failures"]["generation/scored_generation_level"]["requests"] == 15
     assert m["usage"]["requests"] == calls == 30 + 15 + 3 and m["usage"]["cached"] == 0
-    assert m["factors"]["names"] == ["length", "novel_words", "novel_words_ratio"]
+    assert m["factors"]["names"] == ["length", "novel_words", "n_novel_words"]
     assert set(m["timings"]) >= {"load", "factors", "generation", "evaluation", "stats", "total"}
     assert "llama-cpp-python" in m["versions"] or "numpy" in m["versions"]
     assert (out / "config.yaml").exists() and (out / "cache.sqlite").exists() and (out / "usage.json").exists()

@@ -100,6 +100,10 @@ class BackendConfig(_Strict):
 class FactorsConfig(_Strict):
     names: list[str] | None = Field(None, description="factor names (default: the task's factor set)")
     model: str | None = Field(None, description="model for LLM-extracted factors (default: the first judge's model)")
+    unieval: Literal["real", "proxy", "auto"] = Field(
+        "auto", description="fluency/coherence scorer: real (the UniEval model, needs the `unieval` extra), proxy "
+                            "(UniEval's questions put to the factor model), auto (real when the extra is "
+                            "importable, else proxy with a warning in the terminal, manifest and report)")
 
 
 class StatsConfig(_Strict):

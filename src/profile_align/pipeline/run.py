@@ -123,7 +123,7 @@ class _Clients:
         self.cache.close()
 
 
-def _extract(ds: Dataset, names: list[str], client: Client | None, rd: RunDir, progress: bool):
+def _extract(ds: Dataset, names: list[str], client: Client | None, rd: RunDir, progress: bool, unieval: str = "auto"):
     """Factor values for every output: issue 5's ``extract_factors`` when available, else rule factors only."""
     try:
         from ..factors import extract_factors  # type: ignore[attr-defined]
@@ -134,7 +134,7 @@ def _extract(ds: Dataset, names: list[str], client: Client | None, rd: RunDir, p
 
         table = compute_factors(ds, names)
         return table, None, pd.DataFrame(columns=list(ANSWER_COLUMNS)), {}, "compute_factors (rule factors only)"
-    res = extract_factors(ds, names, client=client, run_dir=rd, progress=progress)
+    res = extract_factors(ds, names, client=client, run_dir=rd, progress=progress, unieval=unieval)
     return res.table, res.details, res.answers, dict(res.failures), "extract_factors"
 
 
@@ -265,7 +265,8 @@ def run(config_or_path: RunConfig | str | Path | dict[str, Any], out_dir: str | 
         needs_model = any(not REGISTRY.get(n).computable_without_model for n in names)
         fmodel = cfg.factors.model or (cfg.judges[0].model if cfg.judges else None)
         fclient = clients.get(fmodel) if (needs_model and fmodel) else None
-        table, details, fanswers, ffail, extractor_fn = _extract(combined, names, fclient, rd, progress)
+        table, details, fanswers, ffail, extractor_fn = _extract(combined, names, fclient, rd, progress,
+                                                                cfg.factors.unieval)
         timings["factors"] = round(time.perf_counter() - t0, 3)
         rd.write_factors(table)
         if details is not None:

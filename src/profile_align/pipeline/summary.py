@@ -112,6 +112,8 @@ def print_summary(result: Any, console: Console | None = None) -> None:
     fac = m.get("factors", {})
     if fac.get("not_computed"):
         con.print(f"factors not computed (no values): {', '.join(fac['not_computed'])}")
+    if (fac.get("unieval") or {}).get("warning"):
+        con.print(f"[yellow]warning[/yellow]: {fac['unieval']['warning']}", highlight=False)
     con.print(factor_table(result))
     if len(result.tables["alignment"]):
         con.print(judges_table(result))

@@ -389,12 +389,16 @@ def sec_extraction(run: RunData) -> list[Block]:
             sub = det[det["factor"] == f]
             if len(sub):
                 items, failed = fmt_int(sub["n_items"].sum()), fmt_int(sub["n_failed"].sum())
-        rows.append([factor_label(f), str(prov.get("extractor", "?")), str(prov.get("version", "?")),
+        extractor = str(prov.get("extractor", "?")) + (f" — {prov['note']}" if prov.get("note") else "")
+        rows.append([factor_label(f), extractor, str(prov.get("version", "?")),
                      fmt_int(col.notna().sum()), fmt_int(col.isna().sum()), fmt_num(col.mean(), 3),
                      fmt_num(col.min(), 3), fmt_num(col.max(), 3), items, failed])
     blocks: list[Block] = [Table(["factor", "extractor", "version", "values", "missing", "mean", "min", "max",
                                   "items asked", "items failed"], rows, f"{len(t):,} outputs",
                                  frozenset(range(3, 10)))]
+    ue = ((run.manifest or {}).get("factors") or {}).get("unieval") or {}
+    if ue.get("warning"):
+        blocks.insert(0, Note(str(ue["warning"]), "warn"))
     if t.warnings:
         blocks.append(Table(["warning", "count"], [[str(k), fmt_int(v)] for k, v in sorted(t.warnings.items())],
                             "Warnings recorded with the factor table", frozenset({1})))
