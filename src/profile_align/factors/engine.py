@@ -14,7 +14,6 @@ SQLite cache as it arrives, so Ctrl-C and rerun continues without paying again f
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
