@@ -123,3 +123,21 @@ def test_misinformation_prompt_follows_the_papers_open_definition():
     assert "false" in text and "any other way" in text
     assert 'answer "no" for every other statement' not in text  # no closed list
     assert get_extractor("misinformation").prompt == "fact_misinfo"
+
+
+def test_report_extraction_section_shows_the_proxy_warning_and_agreement(tiny, make_client, monkeypatch, tmp_path):
+    from profile_align.factors import RunDirSink
+    from profile_align.report.blocks import Note, Table
+    from profile_align.report.build import load_run
+    from profile_align.report.sections import sec_extraction
+
+    monkeypatch.setattr(ue, "unieval_importable", lambda: False)
+    client, _ = make_client()
+    extract_factors(tiny, ["length", "coherence"], client=client, unieval="auto", sink=RunDirSink(tmp_path),
+                    progress=False)
+    blocks = sec_extraction(load_run(tmp_path))
+    notes = [b.text for b in blocks if isinstance(b, Note) and b.level == "warn"]
+    assert len(notes) == 1 and notes[0].startswith("UniEval proxy:") and "not installed" in notes[0]
+    rows = {r[0]: r[1] for r in next(b for b in blocks if isinstance(b, Table)).rows}
+    assert rows["coherence"].endswith("UniEval proxy: tau +0.03 [-0.18, +0.34] with SummEval experts")
+    assert rows["length"] == "rule"
