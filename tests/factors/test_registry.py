@@ -87,7 +87,25 @@ def test_unieval_auto_with_the_extra_is_the_real_model(monkeypatch):
     monkeypatch.setattr(ue, "unieval_importable", lambda: True)
     scorer, info = ue.resolve_unieval("auto")
     assert isinstance(scorer, ue.UniEvalScorer) and scorer.model_name == ue.UNIEVAL_MODEL
-    assert info == {"mode": "real", "model": ue.UNIEVAL_MODEL}
+    assert info == {"mode": "real", "model": ue.UNIEVAL_MODEL, "fallback": True}
+    assert ue.resolve_unieval("real")[1] == {"mode": "real", "model": ue.UNIEVAL_MODEL}
+
+
+def test_auto_falls_back_to_the_proxy_when_the_model_cannot_load(tiny, make_client, monkeypatch):
+    monkeypatch.setattr(ue, "unieval_importable", lambda: True)
+
+    def unloadable(self):
+        raise ue.UniEvalUnavailable("could not load UniEval model 'MingZhong/unieval-sum': offline")
+
+    monkeypatch.setattr(ue.UniEvalScorer, "_load", unloadable)
+    client, _ = make_client()
+    res = extract_factors(tiny, ["fluency", "coherence"], client=client, unieval="auto", progress=False)
+    assert res.unieval["mode"] == "proxy" and "offline" in res.unieval["warning"]
+    assert res.table.provenance["coherence"]["extractor"].startswith("unieval-proxy:")
+    assert res.table.values["coherence"].notna().all()
+    assert sum(w.startswith("UniEval proxy:") for w in res.table.warnings) == 1  # warned once, not per factor
+    with pytest.raises(ue.UniEvalUnavailable, match="offline"):  # "real" never falls back silently
+        extract_factors(tiny, ["fluency"], client=client, unieval="real", progress=False)
 
 
 def test_proxy_rows_carry_their_measured_agreement_and_the_warning(tiny, make_client, monkeypatch):

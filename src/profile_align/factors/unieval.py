@@ -211,7 +211,9 @@ def resolve_unieval(spec: UniEvalScorer | str | None) -> tuple[UniEvalScorer | N
         if not unieval_importable():
             return None, _proxy_info('the unieval extra is not installed: pip install "profile-align[unieval]"',
                                      warn=True)
-        spec = UNIEVAL_MODEL
+        scorer = UniEvalScorer(UNIEVAL_MODEL)
+        # "auto": a model that cannot be loaded (offline, no local copy) falls back to the proxy, with the warning
+        return scorer, {"mode": "real", "model": scorer.version, "fallback": True}
     elif spec == "real":
         if not unieval_importable():
             raise UniEvalUnavailable('factors.unieval: real needs transformers and torch: '
@@ -252,8 +254,16 @@ class UniEvalExtractor:
 
     def extract(self, run: ExtractionRun) -> None:
         if run.unieval is not None:
-            self._real(run)
-        else:
+            try:
+                self._real(run)
+            except UniEvalUnavailable as exc:
+                if not run.unieval_info.get("fallback"):
+                    raise
+                run.unieval = None
+                run.unieval_info.clear()
+                run.unieval_info.update(_proxy_info(str(exc), warn=True))
+                run.warnings[run.unieval_info["warning"]] += 1
+        if run.unieval is None:
             self._proxy(run)
         note = None if run.unieval is not None else PROXY_AGREEMENT.get(self.dimension)
         if note:
