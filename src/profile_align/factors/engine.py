@@ -288,8 +288,8 @@ def extract_factors(
     try:
         order: list[Extractor] = dependency_order(f.name for f in model_facs)
     except ValueError as exc:
-        raise ValueError(f"{exc}: no extractor for factor(s) {[f.name for f in model_facs]}; declare one "
-                         "(register_factor for a rule, llm_factor for an LLM prompt)") from None
+        raise ValueError(f"{exc}; declare one (register_factor for a rule function, llm_factor for an LLM "
+                         "prompt; see docs/factors.md)") from None
     if sink is None and run_dir is not None:
         from .sink import RunDirSink
 
