@@ -159,3 +159,25 @@ def test_report_extraction_section_shows_the_proxy_warning_and_agreement(tiny, m
     rows = {r[0]: r[1] for r in next(b for b in blocks if isinstance(b, Table)).rows}
     assert rows["coherence"].endswith("UniEval proxy: tau +0.03 [-0.18, +0.34] with SummEval experts")
     assert rows["length"] == "rule"
+
+
+def test_llm_factor_as_a_decorator_takes_its_description_from_the_parser(tiny, make_client):
+    from profile_align.factors import llm_factor
+    from profile_align.factors.registry import remove_factor
+    from profile_align.taxonomy import REGISTRY
+
+    @llm_factor("polite_test", prompt="receptiveness", level="response", value_type="binary")
+    def polite(parsed):
+        """Whether the response is polite."""
+        return 1.0 if isinstance(parsed, dict) and parsed.get("answer") == "yes" else 0.0
+
+    try:
+        assert REGISTRY.get("polite_test").description == "Whether the response is polite."
+        assert REGISTRY.get("polite_test").extractor == "llm-response"
+        client, _ = make_client()
+        res = extract_factors(tiny, ["polite_test"], client=client, progress=False)
+        assert (res.table.values["polite_test"] == 0.0).all()  # good_rule answers receptiveness "no"
+        with pytest.raises(ValueError, match="level must be one of"):
+            llm_factor("bad_level", prompt="receptiveness", level="sentence")
+    finally:
+        remove_factor("polite_test")

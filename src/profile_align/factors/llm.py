@@ -36,6 +36,7 @@ and receptiveness (yes 1 / no 0).
 
 from __future__ import annotations
 
+import inspect
 import json
 import random
 from collections.abc import Callable, Mapping, Sequence
@@ -383,7 +384,8 @@ def llm_factor(
         level: ``response``, ``fact`` (facts of the output) or ``source-fact`` (facts of the source).
         parser: response level: ``parsed JSON -> float | ParsedAnswer | None`` (default schema: its
             ``schema`` attribute, or ``schema``); fact levels: ``verdicts -> float | None`` (default
-            ``ShareOf("yes")``). Without a parser, ``llm_factor`` is a decorator for one.
+            ``ShareOf("yes")``). At the response level without a parser, ``llm_factor`` is a decorator
+            for one (its docstring's first line is the default description).
         needs: further extractors to run first (the fact lists are added by the level).
 
     >>> @llm_factor("jargon", prompt=my_prompt, level="response", value_type="binary")
@@ -394,7 +396,7 @@ def llm_factor(
         raise ValueError(f"llm_factor level must be one of {list(_DEFAULT_VALUE_TYPE)}, not {level!r}")
 
     def declare(fn: Callable[..., Any]) -> Callable[..., Any]:
-        doc = (getattr(fn, "__doc__", None) or "").strip() if not isinstance(fn, (Labels, ShareOf)) else ""
+        doc = (fn.__doc__ or "").strip() if inspect.isfunction(fn) else ""  # not a parser class's docstring
         factor = make_factor(name, extractor="llm-response" if level == "response" else "llm-fact", label=label,
                              description=description or (doc.splitlines()[0] if doc else name), level2=level2,
                              level3=level3, value_type=value_type or _DEFAULT_VALUE_TYPE[level],
