@@ -115,7 +115,7 @@ def test_prompts_are_versioned_and_hold_no_placeholders():
         assert p.version == "1" and p.system and p.user
         assert "..." not in p.system + p.user
     calls = [c for t in PROBE_TASKS.values() for c in t.build(ITEMS)]
-    assert {c.request.prompt_version for c in calls} == {"1"}
+    assert {c.request.prompt_version for c in calls} == {"probe_support@1", "probe_pairwise@1", "probe_facts@1"}
     assert all(c.request.temperature == 0.0 for c in calls)
     assert resources.files("profile_align.diagnostics").joinpath("probe_items.json").is_file()
     with pytest.raises(ValueError, match="unknown probe task"):

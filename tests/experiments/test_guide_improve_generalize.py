@@ -31,8 +31,10 @@ def rule(req):
             n1, n2 = n2, n1
         return {"better": "1" if n1 > n2 else "2" if n2 > n1 else "Tie", "justification": "more detail"}
     if pt == "scored_generation_level":
-        s = int(re.search(r"quality score (\d+)", u).group(1))
+        s = int(re.search(r"would get the score (\d+) on a scale", u).group(1))
         return {"text": " ".join(f"w{i}" for i in range(4 * s))}
+    if pt == "scored_generation":  # one call for all k outputs (the default)
+        return {"outputs": [{"score": s, "text": " ".join(f"w{i}" for i in range(4 * s))} for s in range(1, 6)]}
     if pt == "direct_generation":
         return {"text": " ".join(f"w{i}" for i in range(20))}  # exactly the score-5 text
     if pt == "improve_draft":

@@ -78,7 +78,7 @@ def _client(rule):
 
 
 def _score(req):
-    return int(re.search(r"quality score (\d+)", last_user(req)).group(1))
+    return int(re.search(r"would get the score (\d+) on a scale", last_user(req)).group(1))
 
 
 def test_per_level_pairs_and_preferences(examples):
@@ -102,7 +102,7 @@ def test_per_level_failed_level_skips_the_example(examples):
             return "not json at all"
         return {"text": f"text {s}"}
 
-    res = GenerationJudge(_client(rule), label="m", task="summarization").run(examples)
+    res = GenerationJudge(_client(rule), label="m", task="summarization", variant="per-level").run(examples)
     assert {o.example_id for o in res.outputs} == {examples[0].id, examples[2].id}
     assert len(res.pairs) == 20
     assert res.failures.counts["generation/scored_generation_level"]["parse_failed"] == 1
@@ -125,7 +125,7 @@ def test_one_call_missing_score_skips_example_and_counts(examples):
 
 def test_identical_texts_give_no_pair(examples):
     res = GenerationJudge(_client(lambda r: {"text": "same text" if _score(r) < 3 else f"t{_score(r)}"}),
-                          label="m", task="summarization").run(examples[:1])
+                          label="m", task="summarization", variant="per-level").run(examples[:1])
     assert len(res.pairs) == 9  # 10 pairs minus (2 > 1)
     assert res.stats["n_identical_text_pairs"] == 1
 
@@ -136,7 +136,8 @@ def test_direct_output_is_not_in_pairs(examples):
             return {"text": "a direct summary"}
         return {"text": f"t{_score(req)}"}
 
-    res = GenerationJudge(_client(rule), label="m", task="summarization", direct=True).run(examples[:1])
+    res = GenerationJudge(_client(rule), label="m", task="summarization", variant="per-level",
+                          direct=True).run(examples[:1])
     direct = [o for o in res.outputs if o.metadata.get("direct")]
     assert len(direct) == 1 and direct[0].producer == "m:direct"
     assert all(direct[0].id not in (p.a, p.b) for p in res.pairs)

@@ -1,30 +1,35 @@
-import re
-
 import pytest
 
 from profile_align.data.model import Example
-from profile_align.judges import load_template, render_context, rubric_lines, task_wording
+from profile_align.judges import length_limit, render_context, task_wording
+from profile_align.prompts import load_prompt, prompt_names
 
 NAMES = ["evaluation", "generation_one_call", "generation_per_level", "generation_direct"]
 
 
+def test_judge_prompts_are_the_expected_files():
+    assert prompt_names("profile_align.judges") == sorted(NAMES)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_templates_load_with_version_and_no_placeholders(name):
-    t = load_template(name)
-    assert re.fullmatch(r"\d+(\.\d+)?", t.version)
+    t = load_prompt(name, package="profile_align.judges")
+    assert t.version.isdigit() and t.tag == f"{name}@{t.version}"
     assert "..." not in t.system + t.user  # small models copy placeholders
-    assert t.user.lstrip().startswith("{context}")  # fixed text first: prompt-prefix reuse
+    assert t.user.lstrip().startswith("$context")  # fixed text first: prompt-prefix reuse
 
 
 @pytest.mark.parametrize("task", ["summarization", "helpful_response", "document_qa", "something_else"])
-def test_task_wording_and_rubric(task):
+def test_task_wording(task):
     w = task_wording(task)
-    assert {"noun", "nouns", "Noun", "source_label", "instruction", "criterion"} <= set(w)
-    version, lines = rubric_lines(task, 5)
-    assert set(lines) == {1, 2, 3, 4, 5} and len(set(lines.values())) == 5 and version
-    assert all(w["noun"] in line for line in lines.values())
-    _, lines7 = rubric_lines(task, 7)
-    assert set(lines7) == set(range(1, 8))
+    assert set(w) == {"noun", "nouns", "Noun", "source_label", "instruction", "criterion"}
+    assert w["Noun"] == w["noun"].capitalize()
+
+
+def test_length_limit_is_empty_unless_set():
+    assert length_limit("summary", None) == "" and length_limit("summary", None, "each") == ""
+    assert length_limit("summary", 80) == " Keep it under 80 words."
+    assert length_limit("answer", 30, "each") == " Keep each answer under 30 words."
 
 
 def test_document_qa_context_has_references():

@@ -20,7 +20,7 @@ def rule(req):
         n1, n2 = len(t1.split()), len(t2.split())
         return {"better": "1" if n1 > n2 else "2" if n2 > n1 else "Tie", "justification": "more detail"}
     if req.prompt_type == "scored_generation_level":
-        s = int(re.search(r"quality score (\d+)", u).group(1))
+        s = int(re.search(r"would get the score (\d+) on a scale", u).group(1))
         return {"text": " ".join(f"w{i}" for i in range(4 * s))}
     if req.prompt_type == "scored_generation":
         return {"outputs": [{"score": s, "text": "v " * (3 * s)} for s in (2, 5, 1, 4, 3)]}
@@ -32,8 +32,8 @@ CONFIG = {
     "dataset": {"source": "summeval"},
     "sample": {"examples": 3, "pairs_per_example": 5, "seed": 1},
     "factors": {"names": ["length", "novel_words", "n_novel_words"]},
-    "judges": [{"model": "fakej", "name": "fk"},
-               {"model": "fakej", "name": "fk1", "settings": ["generation"], "generation": {"variant": "one-call"}}],
+    "judges": [{"model": "fakej", "name": "fk", "generation": {"variant": "per-level"}},
+               {"model": "fakej", "name": "fk1", "settings": ["generation"]}],  # one-call: the default
     "stats": {"n_boot": 50, "difference_boot": 50},
 }
 
@@ -132,7 +132,7 @@ def test_failures_over_threshold_and_cli_exit_codes(tmp_path):
 
 
 def test_cli_constant_judge_flag(tmp_path):
-    cfg = {**CONFIG, "judges": [{"model": "fake:json", "name": "const"}], "sample": {"examples": 2, "pairs_per_example": 4}}
+    cfg = {**CONFIG, "judges": [{"model": "fake:json", "name": "const", "generation": {"variant": "per-level"}}], "sample": {"examples": 2, "pairs_per_example": 4}}
     p = tmp_path / "c.yaml"
     p.write_text(yaml.safe_dump(cfg))
     r = CliRunner().invoke(app, ["run", str(p), "--out", str(tmp_path / "r"), "--quiet"])

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import string
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,41 +27,20 @@ import pandas as pd
 
 from ..backends import Client, Request, RequestFailed, Response
 from ..backends.parsing import schema_errors
+from ..prompts import Prompt, load_prompt
 from .answers import answer_row
 
-__all__ = ["ProbePrompt", "ProbeTask", "ProbeResult", "PROBE_TASKS", "load_probe_prompt", "probe_items",
+__all__ = ["ProbeTask", "ProbeResult", "PROBE_TASKS", "load_probe_prompt", "probe_items",
            "run_probe", "score_probe"]
 
 
 # ------------------------------------------------------------------------------------------ prompts and items
-@dataclass(frozen=True)
-class ProbePrompt:
-    name: str
-    version: str
-    system: str
-    user: str
-
-    def request(self, *, json_schema: dict[str, Any], max_tokens: int, **fields: str) -> Request:
-        return Request(
-            messages=[{"role": "system", "content": self.system},
-                      {"role": "user", "content": string.Template(self.user).substitute(fields)}],
-            temperature=0.0, top_p=1.0, max_tokens=max_tokens, json_schema=json_schema,
-            prompt_type=self.name, prompt_version=self.version,
-        )
+PROBE_SAMPLING = {"temperature": 0.0, "top_p": 1.0}
 
 
-@lru_cache(maxsize=None)
-def load_probe_prompt(name: str) -> ProbePrompt:
-    """``prompts/<name>.txt``: a ``version: N`` line, then ``=== system ===`` and ``=== user ===`` sections."""
-    text = resources.files(__package__).joinpath("prompts", f"{name}.txt").read_text(encoding="utf-8")
-    head, _, rest = text.partition("\n")
-    if not head.startswith("version:"):
-        raise ValueError(f"prompt {name}: first line must be 'version: N'")
-    _, _, rest = rest.partition("=== system ===\n")
-    system, sep, user = rest.partition("=== user ===\n")
-    if not sep:
-        raise ValueError(f"prompt {name}: needs '=== system ===' and '=== user ===' sections")
-    return ProbePrompt(name, head.split(":", 1)[1].strip(), system.strip(), user.strip())
+def load_probe_prompt(name: str) -> Prompt:
+    """``diagnostics/prompts/<name>.txt`` (the package's one prompt format) with greedy decoding."""
+    return load_prompt(name, package=__package__).with_defaults(**PROBE_SAMPLING)
 
 
 @lru_cache(maxsize=None)

@@ -1,4 +1,4 @@
-"""Shared plumbing of the experiments: prompt templates, the LLM client of a run directory, and writing
+"""Shared plumbing of the experiments: the LLM client of a run directory, and writing
 an experiment's results into ``RUN_DIR/experiments/<name>/`` (``summary.json`` + tables)."""
 
 from __future__ import annotations
@@ -10,14 +10,7 @@ import pandas as pd
 
 from ..rundir import RunDir
 
-__all__ = ["load_prompt", "experiment_client", "model_name", "write_experiment", "read_experiment"]
-
-
-def load_prompt(name: str) -> Any:
-    """``experiments/prompts/<name>.txt`` through the judges' template loader (one prompt format)."""
-    from ..judges.templates import load_template
-
-    return load_template(name, package=__package__)
+__all__ = ["experiment_client", "model_name", "write_experiment", "read_experiment"]
 
 
 def experiment_client(model: str | Any, run_dir: RunDir | None, *, cache_mode: str = "use",

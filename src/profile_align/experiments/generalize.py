@@ -97,7 +97,7 @@ def _generate_direct(rd: RunDir, label: str, jname: str, model: Any, ds: Dataset
     cfg = next((j for j in rd.read_manifest().get("config", {}).get("judges", [])
                 if (j.get("name") or j.get("model")) == label), {})
     gcfg = cfg.get("generation", {}) or {}
-    gj = GenerationJudge(client, label=label, task=run_task(rd), max_words=gcfg.get("max_words", 80), **sampling(rd))
+    gj = GenerationJudge(client, label=label, task=run_task(rd), max_words=gcfg.get("max_words"), **sampling(rd))
     ex_map = ds.example_map()
     ex_ids = sorted({o.example_id for o in scored})
     resps = client.run_all([gj.direct_request(ex_map[e]) for e in ex_ids], desc="generalize: direct generation")

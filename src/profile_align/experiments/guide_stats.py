@@ -94,10 +94,9 @@ _LINE = re.compile(r"^\s*([A-Za-z0-9_]+)\s*:\s*(.+?)\s*$")
 def guidance_sentences(override: str | Path | Mapping[str, str] | None = None) -> dict[str, str]:
     """Our guidance sentence per factor, updated from ``override`` (a mapping, or a file of
     ``factor: sentence`` lines, YAML or JSON)."""
-    from importlib import resources
+    from ..prompts import load_texts
 
-    base = _parse_lines(resources.files(__package__).joinpath("prompts").joinpath("guidance.txt")
-                        .read_text(encoding="utf-8"))
+    base = dict(load_texts("guidance", package=__package__).entries["sentences"])
     if override is None:
         return base
     if isinstance(override, Mapping):

@@ -23,7 +23,8 @@ from ..data.dataset import Dataset
 from ..data.model import Output
 from ..rundir import RunDir
 from ..stats import align, compare_values, compute_factor_scores
-from .common import experiment_client, load_prompt, model_name, write_experiment
+from ..prompts import load_prompt
+from .common import experiment_client, model_name, write_experiment
 from .runinfo import factor_client, factor_names, find_judge, model_of, run_task, sampling
 
 __all__ = ["ImproveResult", "run_improve", "CONDITIONS"]
@@ -46,17 +47,19 @@ class ImproveResult:
         return self.alignment
 
 
-def _text_schema(max_chars: int) -> dict[str, Any]:
-    return {"type": "object", "properties": {"text": {"type": "string", "minLength": 1, "maxLength": max_chars}},
-            "required": ["text"], "additionalProperties": False}
+def _text_schema(max_chars: int | None) -> dict[str, Any]:
+    text: dict[str, Any] = {"type": "string", "minLength": 1}
+    if max_chars is not None:
+        text["maxLength"] = max_chars
+    return {"type": "object", "properties": {"text": text}, "required": ["text"], "additionalProperties": False}
 
 
 def run_improve(run_dir: str | Path | RunDir, *, generator: Any = None, evaluator: Any = None, n: int = 20,
                 seed: int = 0, factors: list[str] | None = None, factor_model_string: Any = None,
-                max_words: int = 80, cache_mode: str = "use", progress: bool = True) -> ImproveResult:
-    from ..backends import Request, RequestFailed
+                max_words: int | None = None, cache_mode: str = "use", progress: bool = True) -> ImproveResult:
+    from ..backends import RequestFailed
     from ..factors import extract_factors
-    from ..judges import EvaluationJudge, parse_better, render_context, task_wording
+    from ..judges import EvaluationJudge, length_limit, parse_better, render_context, task_wording
     from ..judges.common import parsed_json
 
     rd = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
@@ -78,14 +81,15 @@ def run_improve(run_dir: str | Path | RunDir, *, generator: Any = None, evaluato
     w = task_wording(task)
     exs = sorted(ds.examples, key=lambda e: e.id)
     exs = sorted(random.Random(seed).sample(exs, min(n, len(exs))), key=lambda e: e.id)
-    max_chars = max_words * 9
+    # No length limit unless the caller sets one (the paper sets none); a limit also caps the JSON string.
+    max_chars = max_words * 9 if max_words is not None else None
     schema = _text_schema(max_chars)
+    max_tokens = max_chars // 3 + 40 if max_chars is not None else 1024
 
     def ask(client, prompt_name: str, fields_list: list[dict[str, Any]], ptype: str, seeds: list[int]) -> list[str | None]:
-        p = load_prompt(prompt_name)
-        reqs = [Request(messages=p.render(**f), json_schema=schema, prompt_type=ptype, prompt_version=p.version,
-                                    temperature=samp["temperature"], top_p=samp["top_p"], seed=s,
-                                    max_tokens=max_chars // 3 + 40)
+        p = load_prompt(prompt_name, package=__package__)
+        reqs = [p.request(**f, json_schema=schema, prompt_type=ptype, temperature=samp["temperature"],
+                          top_p=samp["top_p"], seed=s, max_tokens=max_tokens)
                 for f, s in zip(fields_list, seeds)]
         out = []
         for r in client.run_all(reqs, desc=f"improve: {ptype}"):
@@ -95,7 +99,7 @@ def run_improve(run_dir: str | Path | RunDir, *, generator: Any = None, evaluato
 
     base_seed = samp["seed"] or 0
     ctx = {e.id: render_context(e, task) for e in exs}
-    common = {"instruction": w["instruction"], "noun": w["noun"], "max_words": max_words}
+    common = {"instruction": w["instruction"], "noun": w["noun"], "length_limit": length_limit(w["noun"], max_words)}
     # 1. two drafts per example (direct generation, two seeds)
     draft_prompt = [{"context": ctx[e.id], **common} for e in exs]
     d1 = ask(gclient, "improve_draft", draft_prompt, "improve_draft", [base_seed + 1] * len(exs))

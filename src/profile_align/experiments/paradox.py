@@ -28,7 +28,8 @@ from pydantic import BaseModel, Field
 from ..diagnostics.answers import answer_row
 from ..rundir import ANSWER_COLUMNS, RunDir
 from ..stats.alignment import wilson_interval
-from .common import experiment_client, load_prompt, write_experiment
+from ..prompts import load_prompt
+from .common import experiment_client, write_experiment
 
 __all__ = ["TriviaItem", "normalize_answer", "is_correct", "load_trivia", "ParadoxResult", "run_paradox",
            "AnswerReply", "JudgeReply"]
@@ -161,7 +162,7 @@ def run_paradox(model: Any = "local", *, run_dir: str | Path | RunDir | None = N
     Sampling follows the paper (temperature 0.6, top_p 0.9) with a fixed ``seed`` per request, so a rerun
     is answered from the cache. Results go to ``RUN_DIR/experiments/paradox/`` when ``run_dir`` is given.
     """
-    from ..backends import Request, RequestFailed
+    from ..backends import RequestFailed
 
     rd = run_dir if isinstance(run_dir, RunDir) or run_dir is None else RunDir(run_dir, create=True)
     items = load_trivia(source, limit=limit, seed=seed)
@@ -169,14 +170,14 @@ def run_paradox(model: Any = "local", *, run_dir: str | Path | RunDir | None = N
         raise ValueError("no questions to ask")
     client = experiment_client(model, rd, cache_mode=cache_mode, progress=progress)
     model_name = getattr(client.backend, "model_id", str(model))
-    p_ans, p_judge = load_prompt("paradox_answer"), load_prompt("paradox_judge")
+    p_ans, p_judge = (load_prompt(n, package=__package__) for n in ("paradox_answer", "paradox_judge"))
     common = dict(temperature=temperature, top_p=top_p, seed=seed, max_tokens=96)
 
-    def req(prompt, text, schema_model, ptype, max_tokens=96):
-        return Request(messages=text, json_schema=schema_model.model_json_schema(), prompt_type=ptype,
-                                   prompt_version=prompt.version, **{**common, "max_tokens": max_tokens})
+    def req(prompt, fields, schema_model, ptype, max_tokens=96):
+        return prompt.request(**fields, json_schema=schema_model.model_json_schema(), prompt_type=ptype,
+                              **{**common, "max_tokens": max_tokens})
 
-    gen_reqs = [req(p_ans, p_ans.render(question=it.question), AnswerReply, "paradox_answer") for it in items]
+    gen_reqs = [req(p_ans, {"question": it.question}, AnswerReply, "paradox_answer") for it in items]
     gen_resps = client.run_all(gen_reqs, desc="paradox: answering")
     answers_rows: list[dict[str, Any]] = []
     own: dict[str, str | None] = {}
@@ -194,7 +195,7 @@ def run_paradox(model: Any = "local", *, run_dir: str | Path | RunDir | None = N
         cand.append((it, "gold", it.gold))
         if distractor[it.id]:
             cand.append((it, "distractor", distractor[it.id]))
-    judge_reqs = [req(p_judge, p_judge.render(question=it.question, candidate=c), JudgeReply, "paradox_judge", 32)
+    judge_reqs = [req(p_judge, {"question": it.question, "candidate": c}, JudgeReply, "paradox_judge", 32)
                   for it, _, c in cand]
     judge_resps = client.run_all(judge_reqs, desc="paradox: judging")
     verdicts: dict[tuple[str, str], bool | None] = {}
@@ -248,7 +249,7 @@ def run_paradox(model: Any = "local", *, run_dir: str | Path | RunDir | None = N
         "unfaithful_evaluation": _share(int(unf.sum()), int(len(unf))),
         "failures": {"generation": n_gen_fail, "judgement": n_judge_fail,
                      "generation_requests": len(gen_reqs), "judgement_requests": len(judge_reqs)},
-        "prompt_versions": {"paradox_answer": p_ans.version, "paradox_judge": p_judge.version},
+        "prompt_versions": {"paradox_answer": p_ans.tag, "paradox_judge": p_judge.tag},
     }
     answers = pd.DataFrame(answers_rows, columns=ANSWER_COLUMNS)
     result = ParadoxResult(model_name, match, df, summary, answers)

@@ -16,7 +16,8 @@ from typing import Any
 from ..backends import Client, Request, Response
 from ..data.model import Example, Output, Pair, Preference, Verdict
 from .common import JudgeResult, answer_row, answers_frame, input_key, is_echo, parsed_json
-from .templates import load_template, render_context, task_wording
+from ..prompts import load_prompt
+from .wording import render_context, task_wording
 
 __all__ = ["EvaluationJudge", "COMBINE_RULES", "combine_verdicts", "parse_better", "verdict_from_position",
            "evaluation_schema", "position_stats"]
@@ -138,12 +139,12 @@ class EvaluationJudge:
         self.wording = task_wording(task)
 
     def request(self, ex: Example, first: Output, second: Output) -> Request:
-        t = load_template("evaluation")
         guidance = f" {self.guidance}" if self.guidance else ""
-        msgs = t.render(**self.wording, context=render_context(ex, self.task), guidance=guidance,
-                        text_1=first.text.strip(), text_2=second.text.strip())
-        return Request(messages=msgs, json_schema=evaluation_schema(self.max_chars), max_tokens=self.max_tokens,
-                       prompt_type=PROMPT_TYPE, prompt_version=t.version, **self.sampling)
+        words = {k: self.wording[k] for k in ("noun", "nouns", "Noun", "criterion")}
+        return load_prompt("evaluation", package=__package__).request(
+            **words, context=render_context(ex, self.task), guidance=guidance, text_1=first.text.strip(),
+            text_2=second.text.strip(), json_schema=evaluation_schema(self.max_chars), max_tokens=self.max_tokens,
+            prompt_type=PROMPT_TYPE, **self.sampling)
 
     def run(self, examples: Sequence[Example], outputs: Sequence[Output], pairs: Sequence[Pair]) -> JudgeResult:
         exs = {e.id: e for e in examples}
@@ -198,5 +199,5 @@ class EvaluationJudge:
                      "n_pairs_asked": len(pairs), "n_pairs_skipped": n_skipped, "n_single_order": n_single,
                      "tie_rate": n_tie / len(res.preferences) if res.preferences else None,
                      "n_invalid": int((~res.answers["valid"].astype(bool)).sum()) if len(res.answers) else 0,
-                     "prompt_version": load_template("evaluation").version, **ps}
+                     "prompt_version": load_prompt("evaluation", package=__package__).tag, **ps}
         return res

@@ -1,12 +1,15 @@
 """A model as *generator* (PROFILE's generation setting): for each example the model writes k outputs
 aimed at quality scores 1..k; for every two of them the higher-targeted one is preferred (no ties).
 
-Two protocols, chosen in the config and recorded in the manifest:
+The prompt is the paper's (Appendix D.1.1): the task description, then "write k outputs that would
+each get a score of 1..k". It never says what a score means (that is what is measured) and sets no
+length limit; ``max_words`` adds one (and a ``maxLength`` to the JSON schema) as a labelled deviation.
+Two protocols, chosen in the config and recorded in the manifest (``variant``):
 
-* ``one-call`` (the paper's): all k outputs in one JSON request ``{"outputs": [{"score", "text"}, ...]}``;
-  a reply without JSON is read as labelled sections (``Score 3: ...``).
-* ``per-level``: one request per target score, each with its own rubric line and a ``maxLength``
-  (small local models cannot write k graded outputs in one call).
+* ``one-call`` (the paper's, default): all k outputs in one JSON request
+  ``{"outputs": [{"score", "text"}, ...]}``; a reply without JSON is read as labelled sections (``Score 3: ...``).
+* ``per-level``: one request per target score (for models that cannot write k graded outputs in one
+  call); its prompt names the target score on the 1..k scale and, again, carries no rubric.
 
 A missing or duplicate score is a counted failure and that example's pairs are skipped; outputs are
 never constructed programmatically. Two target scores that got the *same* text give no pair (counted).
@@ -25,7 +28,8 @@ from typing import Any, Literal
 from ..backends import Client, Request, RequestFailed, Response
 from ..data.model import Example, Output, Pair, Preference, Verdict
 from .common import FailureCounter, JudgeResult, answer_row, answers_frame, input_key, is_echo, parsed_json
-from .templates import load_template, render_context, rubric_lines, task_wording
+from ..prompts import load_prompt
+from .wording import length_limit, render_context, task_wording
 
 __all__ = ["GenerationJudge", "GradedParse", "parse_graded", "generation_schema", "level_schema",
            "VARIANTS", "output_id", "pair_id"]
@@ -43,15 +47,23 @@ def pair_id(judge: str, example_id: str, hi: int, lo: int) -> str:
     return f"{judge}::{example_id}::s{hi}>s{lo}"
 
 
-def level_schema(max_chars: int) -> dict[str, Any]:
-    return {"type": "object", "properties": {"text": {"type": "string", "minLength": 1, "maxLength": max_chars}},
-            "required": ["text"], "additionalProperties": False}
+def _text(max_chars: int | None) -> dict[str, Any]:
+    text: dict[str, Any] = {"type": "string", "minLength": 1}
+    if max_chars is not None:
+        text["maxLength"] = max_chars
+    return text
 
 
-def generation_schema(k: int, max_chars: int) -> dict[str, Any]:
+def level_schema(max_chars: int | None = None) -> dict[str, Any]:
+    """``{"text": ...}``; a ``maxLength`` only when a length limit was set."""
+    return {"type": "object", "properties": {"text": _text(max_chars)}, "required": ["text"],
+            "additionalProperties": False}
+
+
+def generation_schema(k: int, max_chars: int | None = None) -> dict[str, Any]:
+    """``{"outputs": [k x {"score", "text"}]}``; a ``maxLength`` only when a length limit was set."""
     item = {"type": "object",
-            "properties": {"score": {"type": "integer", "minimum": 1, "maximum": k},
-                           "text": {"type": "string", "minLength": 1, "maxLength": max_chars}},
+            "properties": {"score": {"type": "integer", "minimum": 1, "maximum": k}, "text": _text(max_chars)},
             "required": ["score", "text"], "additionalProperties": False}
     return {"type": "object", "properties": {"outputs": {"type": "array", "items": item, "minItems": k, "maxItems": k}},
             "required": ["outputs"], "additionalProperties": False}
@@ -151,7 +163,7 @@ class GenerationJudge:
     preferences (judge ``<label>:generation``)."""
 
     def __init__(self, client: Client, *, label: str, task: str, model: str | None = None, k: int = 5,
-                 variant: Variant = "per-level", max_words: int = 80, max_chars: int | None = None,
+                 variant: Variant = "one-call", max_words: int | None = None, max_chars: int | None = None,
                  direct: bool = False, temperature: float = 0.6, top_p: float = 0.9, max_tokens: int = 1024,
                  seed: int | None = 0) -> None:
         if variant not in VARIANTS:
@@ -161,40 +173,39 @@ class GenerationJudge:
         self.client, self.label, self.task, self.k, self.variant = client, label, task, k, variant
         self.model = model or client.backend.model_id
         self.name = f"{label}:generation"
-        self.max_words = max_words
-        self.max_chars = max_chars or max_words * 9
+        self.max_words = max_words  # None: no length limit (the paper's); set: a labelled deviation
+        self.max_chars = max_chars or (max_words * 9 if max_words is not None else None)
         self.direct = direct
         self.sampling = dict(temperature=temperature, top_p=top_p, seed=seed)
         self.max_tokens = max_tokens
         self.wording = task_wording(task)
-        self.rubric_version, self.rubric = rubric_lines(task, k)
 
     # ------------------------------------------------------------------ requests
-    def _fields(self, ex: Example) -> dict[str, Any]:
-        return {**self.wording, "context": render_context(ex, self.task), "k": self.k, "max_words": self.max_words}
+    def _fields(self, ex: Example, which: str = "one") -> dict[str, Any]:
+        w = self.wording
+        return {"context": render_context(ex, self.task), "instruction": w["instruction"], "noun": w["noun"],
+                "length_limit": length_limit(w["noun"], self.max_words, "each" if which == "each" else "one")}
+
+    def _single_max_tokens(self) -> int:
+        return self.max_tokens if self.max_chars is None else min(self.max_tokens, self.max_chars // 3 + 40)
 
     def one_call_request(self, ex: Example) -> Request:
-        t = load_template("generation_one_call")
-        rubric = "\n".join(f"Score {s}: {line}" for s, line in sorted(self.rubric.items()))
-        msgs = t.render(**self._fields(ex), rubric=rubric)
-        return Request(messages=msgs, json_schema=generation_schema(self.k, self.max_chars),
-                       max_tokens=max(self.max_tokens, self.k * (self.max_chars // 3 + 20)),
-                       prompt_type="scored_generation", prompt_version=f"{t.version}.{self.rubric_version}",
-                       **self.sampling)
+        max_tokens = self.max_tokens if self.max_chars is None else max(self.max_tokens,
+                                                                         self.k * (self.max_chars // 3 + 20))
+        return load_prompt("generation_one_call", package=__package__).request(
+            **self._fields(ex, "each"), nouns=self.wording["nouns"], k=self.k,
+            json_schema=generation_schema(self.k, self.max_chars), max_tokens=max_tokens,
+            prompt_type="scored_generation", **self.sampling)
 
     def level_request(self, ex: Example, score: int) -> Request:
-        t = load_template("generation_per_level")
-        msgs = t.render(**self._fields(ex), score=score, rubric_line=self.rubric[score])
-        return Request(messages=msgs, json_schema=level_schema(self.max_chars),
-                       max_tokens=min(self.max_tokens, self.max_chars // 3 + 40),
-                       prompt_type="scored_generation_level", prompt_version=f"{t.version}.{self.rubric_version}",
-                       **self.sampling)
+        return load_prompt("generation_per_level", package=__package__).request(
+            **self._fields(ex), k=self.k, score=score, json_schema=level_schema(self.max_chars),
+            max_tokens=self._single_max_tokens(), prompt_type="scored_generation_level", **self.sampling)
 
     def direct_request(self, ex: Example) -> Request:
-        t = load_template("generation_direct")
-        return Request(messages=t.render(**self._fields(ex)), json_schema=level_schema(self.max_chars),
-                       max_tokens=min(self.max_tokens, self.max_chars // 3 + 40),
-                       prompt_type="direct_generation", prompt_version=t.version, **self.sampling)
+        return load_prompt("generation_direct", package=__package__).request(
+            **self._fields(ex), json_schema=level_schema(self.max_chars), max_tokens=self._single_max_tokens(),
+            prompt_type="direct_generation", **self.sampling)
 
     # ------------------------------------------------------------------ run
     def run(self, examples: Sequence[Example]) -> JudgeResult:
@@ -273,7 +284,7 @@ class GenerationJudge:
             fails.reason("pair skipped: two target scores got the same text", n_dup_pairs)
         distinct = [len(set(v.values())) for k_, v in texts.items() if k_ not in broken and v]
         res.answers = answers_frame(rows)
-        res.stats = {"variant": self.variant, "k": self.k, "direct": self.direct,
+        res.stats = {"variant": self.variant, "k": self.k, "direct": self.direct, "max_words": self.max_words,
                      "n_examples": len(examples), "n_examples_skipped": len(broken),
                      "n_identical_text_pairs": n_dup_pairs,
                      "mean_distinct_texts": (sum(distinct) / len(distinct)) if distinct else None,

@@ -41,9 +41,11 @@ class SampleConfig(_Strict):
 
 
 class GenerationConfig(_Strict):
-    variant: Literal["one-call", "per-level"] = "per-level"
+    variant: Literal["one-call", "per-level"] = Field(
+        "one-call", description="one-call: all k outputs in one request (the paper's); per-level: one request per score")
     k: int = Field(5, ge=2, le=10)
-    max_words: int = Field(80, ge=5)
+    max_words: int | None = Field(None, ge=5, description="length limit in words (None: none, as in the paper; "
+                                                          "a limit is a labelled deviation)")
     direct: bool = False
 
 
