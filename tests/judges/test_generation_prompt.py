@@ -94,3 +94,11 @@ def test_defaults_are_the_papers_and_recorded():
     assert j.variant == "one-call" and j.max_words is None
     res = j.run([])
     assert res.stats["variant"] == "one-call" and res.stats["max_words"] is None
+
+
+def test_report_protocol_labels_a_length_limit_as_a_deviation():
+    from profile_align.report.build import judge_protocol
+
+    assert judge_protocol({"variant": "per-level", "k": 5, "max_words": 50}) == \
+        "per-level, k = 5, length limit 50 words (deviation from the paper)"
+    assert judge_protocol({"both_orders": True}) is None

@@ -168,3 +168,17 @@ def test_example_configs_validate(path):
     root = Path(__file__).resolve().parents[2]
     cfg = load_config(root / path)
     assert cfg.judges
+
+
+def test_manifest_and_report_say_which_generation_protocol_ran(first_run):
+    out, fb, res, calls = first_run
+    judges = {j["name"]: j for j in json.loads((out / "manifest.json").read_text())["judges"]}
+    assert judges["fk1:generation"]["variant"] == "one-call" and judges["fk1:generation"]["max_words"] is None
+    from profile_align.report import load_run
+
+    protocols = {j.name: j.protocol for j in load_run(out).judges}
+    assert protocols["fk1:generation"] == "one-call, k = 5, no rubric, no length limit"
+    assert protocols["fk:generation"] == "per-level, k = 5, no rubric, no length limit"
+    assert protocols["fk:evaluation"] is None
+    if res.report_path is not None:
+        assert "one-call, k = 5, no rubric, no length limit" in res.report_path.read_text(encoding="utf-8")

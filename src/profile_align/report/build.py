@@ -37,6 +37,17 @@ class JudgeInfo:
     policy: str | None = None
     n_pairs: int | None = None
     n_failed: int | None = None
+    protocol: str | None = None
+    """How a model judge was asked (generation: variant, k, length limit), from its manifest entry."""
+
+
+def judge_protocol(entry: dict[str, Any]) -> str | None:
+    """The generation protocol in words: variant, k and the length limit (a deviation from the paper)."""
+    if entry.get("variant") is None:
+        return None
+    limit = entry.get("max_words")
+    return (f"{entry['variant']}, k = {entry.get('k', '?')}, "
+            + (f"length limit {limit} words (deviation from the paper)" if limit else "no rubric, no length limit"))
 
 
 @dataclass
@@ -174,7 +185,7 @@ def _judges(manifest: dict[str, Any], scores: pd.DataFrame | None, dataset: Any)
             continue
         name = str(j["name"])
         out[name] = JudgeInfo(name, str(j.get("kind") or judge_kind(name)), j.get("model"), j.get("policy"),
-                              j.get("n_pairs"), j.get("n_failed"))
+                              j.get("n_pairs"), j.get("n_failed"), judge_protocol(j))
     if scores is not None and "judge" in scores.columns:
         for name in sorted(set(scores["judge"]) - set(out)):
             kinds = scores.loc[scores["judge"] == name, "kind"] if "kind" in scores.columns else []

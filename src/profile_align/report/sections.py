@@ -153,10 +153,10 @@ def sec_run(run: RunData) -> list[Block]:
                                                   if isinstance(v, (int, float)))))
     blocks: list[Block] = [KeyValues([(k, fmt_value(v) if not isinstance(v, str) else v) for k, v in items], columns=2)]
     if run.judges:
-        rows = [[j.name, j.kind, j.model or "—", j.policy or "—", fmt_int(j.n_pairs), fmt_int(j.n_failed)]
-                for j in run.judges]
-        blocks.append(Table(["judge", "kind", "model", "tie policy", "pairs", "failed"], rows, "Judges",
-                            frozenset({4, 5})))
+        rows = [[j.name, j.kind, j.model or "—", j.policy or "—", j.protocol or "—", fmt_int(j.n_pairs),
+                 fmt_int(j.n_failed)] for j in run.judges]
+        blocks.append(Table(["judge", "kind", "model", "tie policy", "protocol", "pairs", "failed"], rows, "Judges",
+                            frozenset({5, 6})))
     v = m.get("versions")
     if isinstance(v, dict) and v:
         blocks.append(Table(["package", "version"], [[str(k), str(x)] for k, x in v.items()], "Versions",
