@@ -166,3 +166,28 @@ def test_cli_end_to_end_with_a_scripted_fake_model(tmp_path):
     res = r.invoke(app, ["generalize", run])
     assert res.exit_code == 0, res.output
     assert "cosine" in res.output
+
+
+def test_improve_prompts_carry_no_length_limit_unless_set(run_dir):
+    import json
+
+    seen = []
+
+    def recording(req):
+        if req.prompt_type.startswith("improve_"):
+            seen.append(req)
+        return rule(req)
+
+    def run_with(**kw):
+        seen.clear()
+        c = Client(FakeBackend("json", rule=recording, model_id="fake-judge"), cache_mode="off", progress=False)
+        return run_improve(run_dir, generator=c, n=2, seed=0, progress=False, **kw)
+
+    res = run_with()
+    assert res.summary["max_words"] is None and {r.prompt_type for r in seen} >= {"improve_draft", "improve_feedback"}
+    assert all("maxLength" not in json.dumps(r.json_schema) and " under " not in r.messages[-1]["content"]
+               and r.max_tokens == 1024 and r.prompt_version.endswith("@2") for r in seen)
+    res = run_with(max_words=40)
+    assert res.summary["max_words"] == 40
+    assert all("Keep it under 40 words." in r.messages[-1]["content"]
+               and r.json_schema["properties"]["text"]["maxLength"] == 360 for r in seen)

@@ -184,6 +184,7 @@ def run_improve(run_dir: str | Path | RunDir, *, generator: Any = None, evaluato
                           for o in outputs])
     summary = {"generator": model_name(gen_model), "evaluator": model_name(ev_model), "factor_model": fmodel,
                "n_requested": n, "n_examples": len(ok), "seed": seed, "factors": names, "failures": failures,
+               "max_words": max_words,  # None: no length limit (the paper's); set: a labelled deviation
                "alignment": json_safe(alignment.to_dict(orient="records")),
                "factor_failures": {k: dict(v) for k, v in ext.failures.items()},
                "factor_warnings": dict(table.warnings)}
