@@ -39,7 +39,7 @@ import yaml
 from .backends.base import Request
 
 __all__ = ["Prompt", "PromptError", "Texts", "load_prompt", "load_texts", "prompt_names", "fill",
-           "template_fields", "parse_prompt"]
+           "template_fields", "parse_prompt", "parse_texts"]
 
 PROMPT_DIR = "prompts"
 _VERSION = re.compile(r"version:\s*(\d+)\s*")
@@ -64,13 +64,16 @@ def template_fields(text: str) -> set[str]:
     return out
 
 
-def fill(text: str, fields: Mapping[str, Any], *, where: str = "prompt") -> str:
-    """``text`` with its placeholders filled verbatim; a missing or unexpected field is a :class:`PromptError`."""
-    want = template_fields(text)
-    if set(fields) != want:
-        missing, extra = sorted(want - set(fields)), sorted(set(fields) - want)
+def _check_fields(want: set[str], given: Mapping[str, Any], where: str) -> None:
+    if set(given) != want:
+        missing, extra = sorted(want - set(given)), sorted(set(given) - want)
         raise PromptError(f"{where}: fields do not match its placeholders"
                           + (f"; missing {missing}" if missing else "") + (f"; unexpected {extra}" if extra else ""))
+
+
+def fill(text: str, fields: Mapping[str, Any], *, where: str = "prompt") -> str:
+    """``text`` with its placeholders filled verbatim; a missing or unexpected field is a :class:`PromptError`."""
+    _check_fields(template_fields(text), fields, where)
     return string.Template(text).substitute({k: str(v) for k, v in fields.items()})
 
 
@@ -103,16 +106,13 @@ class Prompt:
 
     def render(self, **fields: Any) -> list[dict[str, str]]:
         """Chat messages: a system message (when the prompt has one), then the user message."""
-        want = self.fields()
-        if set(fields) != want:
-            missing, extra = sorted(want - set(fields)), sorted(set(fields) - want)
-            raise PromptError(f"prompt {self.tag}: fields do not match its placeholders"
-                              + (f"; missing {missing}" if missing else "") + (f"; unexpected {extra}" if extra else ""))
+        where = f"prompt {self.tag}"
+        _check_fields(self.fields(), fields, where)
         msgs = []
-        if self.system:
-            msgs.append({"role": "system", "content": fill(self.system, {k: fields[k] for k in
-                                                                         template_fields(self.system)})})
-        msgs.append({"role": "user", "content": fill(self.user, {k: fields[k] for k in template_fields(self.user)})})
+        for role, text in (("system", self.system), ("user", self.user)):
+            if text:
+                msgs.append({"role": role, "content": fill(text, {k: fields[k] for k in template_fields(text)},
+                                                           where=where)})
         return msgs
 
     def request(self, **kwargs: Any) -> Request:
@@ -205,8 +205,14 @@ def load_texts(name: str, *, package: str) -> Texts:
     res = resources.files(package).joinpath(PROMPT_DIR, f"{name}.yaml")
     if not res.is_file():
         raise PromptError(f"no prompt texts {where}")
+    return parse_texts(name, res.read_text(encoding="utf-8"), where=where)
+
+
+def parse_texts(name: str, raw: str, *, where: str = "") -> Texts:
+    """Read the text of a snippet table (see :func:`load_texts`); errors name the file and key."""
+    where = where or f"{name}.yaml"
     try:
-        data = yaml.safe_load(res.read_text(encoding="utf-8"))
+        data = yaml.safe_load(raw)
     except yaml.YAMLError as e:
         raise PromptError(f"{where}: not valid YAML ({e})") from None
     if not isinstance(data, dict) or not isinstance(data.get("version"), int):

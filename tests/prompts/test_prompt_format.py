@@ -2,7 +2,8 @@
 
 import pytest
 
-from profile_align.prompts import Prompt, PromptError, fill, load_prompt, load_texts, parse_prompt, template_fields
+from profile_align.prompts import (Prompt, PromptError, fill, load_prompt, load_texts, parse_prompt, parse_texts,
+                                   template_fields)
 
 GOOD = "version: 3\n[system]\nYou judge $nouns.\n[user]\n$context\n\nCompare ${noun}s: $$5 each.\n"
 
@@ -80,3 +81,19 @@ def test_load_texts_reads_the_versioned_snippet_tables():
     assert g.version == "1" and all(isinstance(v, str) for v in g.entries["sentences"].values())
     with pytest.raises(PromptError, match="no prompt texts"):
         load_texts("nope", package="profile_align.judges")
+
+
+@pytest.mark.parametrize("raw,msg", [
+    ("a: b", "integer 'version'"),
+    ("version: 1\nx: [1, 2]", "x must be a text or a mapping of texts, got list"),
+    ("version: 1\nx: {y: 3}", "x.y must be a text"),
+    ("version: 1\nx: 'unclosed", "not valid YAML"),
+])
+def test_malformed_snippet_tables_name_the_key(raw, msg):
+    with pytest.raises(PromptError, match=msg):
+        parse_texts("t", raw)
+
+
+def test_snippet_table_values():
+    t = parse_texts("t", "version: 4\nlimits:\n  one: Keep it under $n words.\n")
+    assert t.tag == "t@4" and fill(t.entries["limits"]["one"], {"n": 5}) == "Keep it under 5 words."
