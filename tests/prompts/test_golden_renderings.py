@@ -18,7 +18,7 @@ from profile_align.judges import EvaluationJudge, render_context, task_wording
 from profile_align.prompts import load_prompt, prompt_names
 
 GOLDEN = json.loads((Path(__file__).parent / "golden_old_renderings.json").read_text(encoding="utf-8"))
-PACKAGES = {"factors": "profile_align.factors", "judges": "profile_align.judges",
+PACKAGES = {"backends": "profile_align.backends", "factors": "profile_align.factors", "judges": "profile_align.judges",
             "experiments": "profile_align.experiments", "diagnostics": "profile_align.diagnostics"}
 # issue 19: the generation setting's prompts lost the rubric and the word cap (and use the paper's wording);
 # the feedback-improvement prompts lost the word cap.
@@ -55,6 +55,10 @@ def test_unchanged_prompts_render_identically_and_changed_ones_are_bumped(group,
         from profile_align.diagnostics.probe import load_probe_prompt
 
         req = load_probe_prompt(name).request(**fields, json_schema={"type": "object"}, max_tokens=10)
+    elif group == "backends":
+        from profile_align.backends.check import check_request
+
+        req = check_request()
     else:
         req = p.request(**fields)
     assert req.messages == old["messages"]

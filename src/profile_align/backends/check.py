@@ -23,18 +23,11 @@ CHECK_SCHEMA: dict[str, Any] = {
 
 
 def check_request() -> Request:
-    return Request.from_prompt(
-        "Post: The museum opens at 9 am and closes at 5 pm on weekdays.\n"
-        "Statement: The museum opens at 9 am on weekdays.\n"
-        "Is the statement supported by the post? Reply in JSON with the keys supported (true or false) "
-        "and reason (one short sentence).",
-        system="You check whether a statement is supported by a text. Reply with JSON only.",
-        temperature=0.0,
-        max_tokens=160,
-        json_schema=CHECK_SCHEMA,
-        prompt_type="backend_check",
-        prompt_version="1",
-    )
+    """The fixed request of ``backends/prompts/backend_check.txt`` (greedy decoding)."""
+    from ..prompts import load_prompt  # the prompts module imports backends.base: import it lazily
+
+    return load_prompt("backend_check", package=__package__).request(
+        temperature=0.0, max_tokens=160, json_schema=CHECK_SCHEMA, prompt_type="backend_check")
 
 
 def check_backend(model_string: str, *, cache_mode: str = "off", timeout_s: float = 600.0,
