@@ -98,3 +98,10 @@ def test_a_new_llm_factor_flows_through_run_tables_scores_and_report(declared, t
     if res.report_path is None:
         pytest.skip("report extra not installed")
     assert "numeric facts" in html and "jargon_test@1" in html
+
+
+def test_a_declared_prompt_object_decodes_greedily():
+    from profile_align.factors.registry import prompt_of
+
+    req = prompt_of(JARGON).request(text="x")
+    assert (req.temperature, req.top_p, req.prompt_version) == (0.0, 1.0, "jargon_test@1")

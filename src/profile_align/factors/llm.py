@@ -380,7 +380,8 @@ def llm_factor(
 
     Args:
         prompt: a package prompt name (``factors/prompts/<name>.txt``) or a prompt object with ``name``,
-            ``tag``, ``system``, ``fields()`` and ``request(...)`` (e.g. ``factors.prompts.Prompt``).
+            ``tag``, ``system``, ``fields()`` and ``request(...)`` (e.g. a :class:`profile_align.prompts.Prompt`,
+            which gets greedy decoding as its default).
         level: ``response``, ``fact`` (facts of the output) or ``source-fact`` (facts of the source).
         parser: response level: ``parsed JSON -> float | ParsedAnswer | None`` (default schema: its
             ``schema`` attribute, or ``schema``); fact levels: ``verdicts -> float | None`` (default

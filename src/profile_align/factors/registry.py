@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..taxonomy import REGISTRY, Factor, FactorRegistry, Level3, ValueType
-from .prompts import load_prompt
+from .prompts import Prompt, extraction_prompt, load_prompt
 
 if TYPE_CHECKING:
     from ..data.model import Example
@@ -39,8 +39,11 @@ RuleFn = Callable[[str, "Example"], "float | None"]
 
 
 def prompt_of(prompt: Any) -> Any:
-    """A prompt object from a package prompt name, or the given prompt object itself."""
-    return load_prompt(prompt) if isinstance(prompt, str) else prompt
+    """A prompt object from a package prompt name, or the given prompt object itself (a
+    :class:`profile_align.prompts.Prompt` gets greedy decoding as its request defaults)."""
+    if isinstance(prompt, str):
+        return load_prompt(prompt)
+    return extraction_prompt(prompt) if isinstance(prompt, Prompt) else prompt
 
 
 @runtime_checkable
