@@ -14,7 +14,8 @@ CSV_MAP = "id=qid,input=prompt,output_a=response_a,output_b=response_b,preferred
 
 
 def test_generic_csv_grouped_by_example(fixtures):
-    ds = load_dataset(fixtures / "generic.csv", mapping=CSV_MAP, task="summarization")
+    ds = load_dataset(fixtures / "generic.csv", mapping=CSV_MAP, task="summarization",
+                      label_map="1=a,2=b,a=a,tie=tie")
     r = ds.report
     assert (r.format, ds.task) == ("generic", "summarization")
     assert (r.rows_read, r.examples, r.outputs, r.pairs_built, r.ties_dropped) == (4, 2, 5, 3, 1)
@@ -42,7 +43,7 @@ def test_generic_errors(fixtures, tmp_path):
     from profile_align.data import InvalidInputError
 
     with pytest.raises(InvalidInputError, match=r"generic\.csv, line 2, field 'nope': missing field"):
-        load_dataset(fixtures / "generic.csv", mapping=bad)
+        load_dataset(fixtures / "generic.csv", mapping=bad, label_map="1=a,2=b,a=a,tie=tie")
     p = tmp_path / "g.csv"
     p.write_text("qid,prompt,response_a,response_b,winner\nq1,p,x,y,a\nq1,p,x,z,b\n")
     with pytest.raises(InvalidInputError, match=r"g\.csv, line 3, field 'qid': duplicate id 'q1'"):

@@ -60,18 +60,50 @@ def test_summeval_20_docs():
     assert r.outputs == 302 and r.dropped[next(iter(r.dropped))] == 18  # identical summaries merged
     assert r.pairs_built + r.ties_dropped == sum(
         n * (n - 1) // 2 for n in Counter(o.example_id for o in ds.outputs).values())
-    assert (r.pairs_built, r.ties_dropped) == (2079, 64)
+    # Exact arithmetic: each rating is a mean of 3 experts (a multiple of 1/3), a merged output's the mean
+    # of 2 to 4 such (1/6, 1/9, 1/12), so 36 x (sum of the four aspects) is an integer. Float averaging
+    # made 39 exactly tied pairs preferences (2,079 pairs / 64 ties before).
+    assert (r.pairs_built, r.ties_dropped) == (2040, 103)
     a, b = _verdicts(ds)
     assert 0.4 < a / (a + b) < 0.6  # orientation is not "better first"
     ex = ds.examples[0]
     assert ex.source_text == ex.input and len(ex.input) > 500 and "reference" in ex.metadata
     outs = ds.output_map()
-    for p in ds.preferences[:200]:
+
+    def sixths(o):
+        x = 36 * sum(outs[o].metadata["ratings"].values())
+        assert abs(x - round(x)) < 1e-9
+        return round(x)
+
+    for p in ds.preferences:
         pair = ds.pair_map()[p.pair_id]
-        ra = outs[pair.a].metadata["ratings"]
-        rb = outs[pair.b].metadata["ratings"]
-        diff = sum(ra.values()) / 4 - sum(rb.values()) / 4
-        assert p.verdict == (Verdict.A if diff > 0 else Verdict.B) and p.strength == pytest.approx(abs(diff))
+        d = sixths(pair.a) - sixths(pair.b)
+        assert d != 0 and p.verdict == (Verdict.A if d > 0 else Verdict.B)
+        assert p.strength == pytest.approx(abs(d) / 144)
+    all_pairs = [(x, y) for e in ds.examples for x in outs if outs[x].example_id == e.id
+                 for y in outs if outs[y].example_id == e.id and x < y]
+    assert sum(sixths(x) == sixths(y) for x, y in all_pairs) == 103
+
+
+def test_summeval_equal_means_are_ties(tmp_path):
+    """The issue's example: {4.0, 5, 5, 3.667} vs {3.667, 5, 5, 4.0} (float means differ in the last digit)."""
+    t = 11 / 3
+    rows = [{"doc_id": "d", "system": s, "source": "An article.", "summary": f"Summary {s}.",
+             "ratings": dict(zip(("coherence", "consistency", "fluency", "relevance"), r))}
+            for s, r in (("M1", (4.0, 5, 5, t)), ("M2", (t, 5, 5, 4.0)), ("M3", (1, 1, 1, 1)))]
+    assert sum(rows[0]["ratings"].values()) / 4 != sum(rows[1]["ratings"].values()) / 4
+    p = tmp_path / "s.jsonl"
+    p.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    ds = load_dataset(p)
+    assert (ds.report.pairs_built, ds.report.ties_dropped) == (2, 1)
+
+
+def test_summeval_aspect_counts_exact():
+    got = {a: (lambda r: (r.pairs_built, r.ties_dropped))(load_dataset("summeval", aspect=a).report)
+           for a in ("coherence", "consistency", "fluency", "relevance")}
+    # float comparison gave coherence (1917, 226) and relevance (1865, 278): merged outputs' means
+    assert got == {"coherence": (1914, 229), "consistency": (761, 1382), "fluency": (1074, 1069),
+                   "relevance": (1861, 282)}
 
 
 @pytest.mark.parametrize("aspect", ["coherence", "consistency", "fluency", "relevance"])

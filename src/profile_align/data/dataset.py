@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -48,6 +49,7 @@ class LoadReport:
     source: str
     format: str
     rows_read: int = 0
+    rows_valid: int = 0      # rows that passed validation (the others were rejected or dropped)
     examples: int = 0
     outputs: int = 0
     pairs_built: int = 0
@@ -59,7 +61,9 @@ class LoadReport:
     def rows_rejected(self) -> int:
         return len(self.rejected)
 
-    def summary_lines(self) -> list[str]:
+    def summary_lines(self, listed_in: str | Path | None = None) -> list[str]:
+        """The report for a terminal: counts, drop reasons and the first 20 rejected rows
+        (``listed_in``: where the full list of rejected rows was written, said in the last line)."""
         lines = [
             f"{self.source} [{self.format}]: {self.rows_read} rows read, {self.examples} examples, "
             f"{self.outputs} outputs, {self.pairs_built} pairs, {self.ties_dropped} human ties dropped, "
@@ -71,13 +75,28 @@ class LoadReport:
             lines.append(f"  rejected: {r}")
         if len(self.rejected) > 20:
             lines.append(f"  ... and {len(self.rejected) - 20} more rejected rows")
+        if listed_in is not None and self.rejected:
+            lines.append(f"  all {self.rows_rejected} rejected rows (file, line, field, reason) are listed in {listed_in}")
         return lines
+
+    def rejections_frame(self) -> pd.DataFrame:
+        """Every rejected row: file, line, field, reason (the list ``--skip-invalid`` writes)."""
+        return pd.DataFrame([{"file": r.path, "line": r.line, "field": r.field, "reason": r.reason}
+                             for r in self.rejected], columns=["file", "line", "field", "reason"])
+
+    def write_rejections(self, path: str | Path) -> Path:
+        """Write :meth:`rejections_frame` as CSV (UTF-8) to ``path``; returns the path."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        self.rejections_frame().to_csv(p, index=False)
+        return p
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
             "format": self.format,
             "rows_read": self.rows_read,
+            "rows_valid": self.rows_valid,
             "examples": self.examples,
             "outputs": self.outputs,
             "pairs_built": self.pairs_built,

@@ -23,6 +23,7 @@ from .builder import DatasetBuilder
 from .generic import parse_mapping
 from .hub import HubUnavailableError, hub_records, parse_hub_source
 from .io import Record, get_field, read_records
+from .labels import parse_label_map
 from .registry import (FormatSpec, LoadContext, LoadOptions, detect_format, get_format, list_formats,
                        register_format, run_format)
 from .shipped import ShippedSet, canonical_name, read_shipped_rows, shipped_datasets, shipped_path
@@ -31,7 +32,7 @@ __all__ = [
     "load_dataset", "load_records", "list_formats", "register_format", "get_format", "detect_format",
     "shipped_datasets", "shipped_path", "read_shipped_rows", "ShippedSet", "parse_mapping",
     "read_records", "get_field", "Record", "LoadOptions", "LoadContext", "FormatSpec",
-    "HubUnavailableError",
+    "HubUnavailableError", "parse_label_map",
 ]
 
 
@@ -78,6 +79,8 @@ def load_records(records: Iterable[Record], format: str | None = None, *, source
     if options.get("mapping") is not None:
         options["mapping"] = parse_mapping(options["mapping"])
         format = format or "generic"
+    if options.get("label_map") is not None:
+        options["label_map"] = parse_label_map(options["label_map"])
     if format is None:
         first, records = _peek(records)
         if first is None:
@@ -88,6 +91,9 @@ def load_records(records: Iterable[Record], format: str | None = None, *, source
         if spec.name == "generic" and not options.get("mapping"):
             raise ValueError("the generic format needs a column mapping, e.g. "
                              "mapping='id=id,input=prompt,output_a=response_a,output_b=response_b,preferred=winner'")
+    if options.get("label_map") is not None and spec.name != "generic":
+        raise ValueError(f"a label map applies to the generic format only (this is {spec.name}, whose labels "
+                         f"are defined by the format)")
     opts = LoadOptions(**options)
     if task is not None:
         from ...taxonomy import normalize_task
@@ -102,13 +108,15 @@ def load_records(records: Iterable[Record], format: str | None = None, *, source
 def load_dataset(source: str | Path, format: str | None = None, *, task: str | None = None,
                  domain: str | None = None, aspect: str = "mean", mapping: Mapping[str, str] | str | None = None,
                  skip_invalid: bool = False, limit: int | None = None, seed: int = 0,
-                 name: str | None = None) -> Dataset:
+                 name: str | None = None, label_map: Mapping[Any, str] | str | None = None) -> Dataset:
     """Load human preferences from a file, a shipped set or ``hf:<name>``.
 
     ``format``: a registered format (``None``: detected from the first row; ``generic`` when a
     ``mapping`` is given). ``task``: override the format's task. ``domain``: SHP domain filter
     (``"askacademia"``). ``aspect``: SummEval rating (coherence, consistency, fluency, relevance or
-    mean). ``mapping``: generic role -> column mapping (dict or ``"role=col,..."``).
+    mean). ``mapping``: generic role -> column mapping (dict or ``"role=col,..."``). ``label_map``:
+    generic, what each value of the ``preferred`` column means (``"0=a,1=b,2=tie"`` or a dict; without
+    it only a/b/tie spellings are read, see :mod:`.labels`).
     ``skip_invalid``: malformed rows become rejections in ``report`` instead of an
     :class:`InvalidInputError`. ``limit``: keep the first N examples. ``seed``: orientation of
     rating-derived pairs (TL;DR axis, SummEval). ``name``: the dataset's name.
@@ -116,4 +124,4 @@ def load_dataset(source: str | Path, format: str | None = None, *, task: str | N
     records, where, implied, default_name = _resolve(source)
     return load_records(records, format or (None if mapping else implied), source=where, task=task,
                         name=name or default_name, domain=domain, aspect=aspect, mapping=mapping,
-                        skip_invalid=skip_invalid, limit=limit, seed=seed)
+                        skip_invalid=skip_invalid, limit=limit, seed=seed, label_map=label_map)

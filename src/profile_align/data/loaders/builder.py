@@ -7,14 +7,32 @@ import hashlib
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from ..dataset import Dataset, LoadReport
 from ..model import Example, Output, Pair, Preference, Verdict, text_hash
 
-__all__ = ["DatasetBuilder", "VoteTable", "flip", "HUMAN"]
+__all__ = ["DatasetBuilder", "VoteTable", "flip", "exact_rating", "HUMAN", "RATING_RESOLUTION"]
 
 HUMAN = "human"
+
+# Ratings are Likert scores or means of a few of them (SummEval: 3 experts, TL;DR: a few workers), so
+# every rating is a fraction with a small denominator; a float is read back as the nearest such fraction.
+RATING_RESOLUTION = 1000
+
+
+def exact_rating(x: float | int | Fraction) -> Fraction:
+    """A rating as an exact fraction: the nearest fraction with denominator <= 1000.
+
+    Exact for means of up to 1,000 integer ratings and for values written with up to 3 decimals
+    (``3.6666666666666665`` -> 11/3, ``3.667`` -> 3667/1000), so equal means compare equal: float
+    averaging makes ``(4.0 + 5 + 5 + 11/3) / 4`` and ``(11/3 + 5 + 5 + 4.0) / 4`` differ in the last digit,
+    which would turn a tie into a preference.
+    """
+    if isinstance(x, Fraction):
+        return x
+    return Fraction(x).limit_denominator(RATING_RESOLUTION)
 
 
 def flip(pair_id: str, seed: int) -> bool:
@@ -22,7 +40,7 @@ def flip(pair_id: str, seed: int) -> bool:
     return hashlib.sha256(f"{seed}:{pair_id}".encode()).digest()[0] & 1 == 1
 
 
-def _sign(x: float) -> Verdict:
+def _sign(x: float | Fraction) -> Verdict:
     return Verdict.A if x > 0 else Verdict.B if x < 0 else Verdict.TIE
 
 
@@ -118,19 +136,21 @@ class DatasetBuilder:
                                    dict(metadata or {}))
         return pid
 
-    def rated_pairs(self, example_id: str, ratings: Mapping[str, float], seed: int) -> None:
+    def rated_pairs(self, example_id: str, ratings: Mapping[str, float | Fraction], seed: int) -> None:
         """All pairs of the rated outputs of one example; preference by rating, strength = |difference|.
 
-        Each pair's id does not depend on the orientation; the orientation is a seeded pseudo-random
-        coin of the id, so A is the better output about half the time.
+        Ratings are compared exactly (:func:`exact_rating`): equal ratings are ties. Each pair's id does
+        not depend on the orientation; the orientation is a seeded pseudo-random coin of the id, so A is
+        the better output about half the time.
         """
-        ids = sorted(ratings, key=lambda o: self._key[o])
+        exact = {o: exact_rating(r) for o, r in ratings.items()}
+        ids = sorted(exact, key=lambda o: self._key[o])
         for x, y in itertools.combinations(ids, 2):
             pid = self.pair_id(example_id, x, y)
             a, b = (y, x) if flip(pid, seed) else (x, y)
-            diff = ratings[a] - ratings[b]
-            self.pair(example_id, a, b, _sign(diff), strength=abs(diff), pair_id=pid,
-                      metadata={"rating_a": ratings[a], "rating_b": ratings[b]})
+            diff = exact[a] - exact[b]
+            self.pair(example_id, a, b, _sign(diff), strength=float(abs(diff)), pair_id=pid,
+                      metadata={"rating_a": float(exact[a]), "rating_b": float(exact[b])})
 
     # -- result ----------------------------------------------------------------------------
     def finish(self, name: str, task: str, report: LoadReport) -> Dataset:

@@ -2,11 +2,14 @@
 
 Roles: ``input``, ``output_a``, ``output_b``, ``preferred`` (required); ``id``, ``example_id``,
 ``title``, ``sources``, ``strength`` (optional; without ``id`` a row's id is ``line<N>``, its line
-number in the file). ``preferred`` takes a/b/tie or 1/2/0 (see
-:meth:`Verdict.parse`). Without ``example_id`` every row is its own example (id = the row id); with
-it, rows of the same example share the example (its first input) and identical texts share one
-output. ``sources`` is a list, a JSON list in a CSV cell, or one string. Row ids must be unique.
-On the command line a mapping is written ``id=qid,input=prompt,output_a=r1,output_b=r2,preferred=label``.
+number in the file). ``preferred`` labels are declared, never guessed: without a label map only
+a/b/tie and their unambiguous long forms are read (see :mod:`.labels`); numbers or any other values
+need ``label_map="0=a,1=b,2=tie"`` (``--label-map``), and a column with values the map does not
+declare is an error listing them. Without ``example_id`` every row is its own example (id = the row
+id); with it, rows of the same example share the example and must carry the same input text (a
+different one is an error naming both lines), and identical texts share one output. ``sources`` is a
+list, a JSON list in a CSV cell, or one string. ``strength`` must be a finite number. Row ids must
+be unique. On the command line a mapping is written ``id=qid,input=prompt,output_a=r1,output_b=r2,preferred=label``.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .io import Record, get_field
+from ..dataset import InvalidInputError
+from ..model import Verdict
+from .io import Record, check_number, get_field
+from .labels import format_label_map, label_verdict
 from .registry import LoadContext, register_format
-from .shared import parse_verdict
 
 __all__ = ["Generic", "parse_mapping", "REQUIRED_ROLES", "OPTIONAL_ROLES"]
 
@@ -66,9 +71,53 @@ def _strength(rec: Record, col: str) -> float | None:
     if v is None or v == "":
         return None
     try:
-        return float(v)
-    except ValueError:
+        x = float(v)
+    except (ValueError, OverflowError):
         raise rec.fail(col, f"expected a number, got {v!r}") from None
+    return check_number(rec, col, x)
+
+
+def _quote_values(values: dict[str, list[int | None]]) -> str:
+    def lines(ls: list[int | None]) -> str:
+        shown = ", ".join(str(x) for x in ls[:5]) + (f", ... ({len(ls)} rows)" if len(ls) > 5 else "")
+        return f"line{'s' if len(ls) > 1 else ''} {shown}"
+
+    return "; ".join(f"{v!r} ({lines(ls)})" for v, ls in values.items())
+
+
+def _label(rec: Record, col: str, ctx: LoadContext) -> Verdict | None:
+    """The row's verdict; an undeclared label is an error (``skip_invalid``: per row) or, without
+    ``skip_invalid``, collected so that one error can list every undeclared value of the column."""
+    value = get_field(rec, col, (str, int, float))
+    lm = ctx.options.label_map
+    verdict = label_verdict(value, lm)
+    if verdict is not None:
+        return verdict
+    key = str(value).strip()
+    if lm is not None:
+        reason = f"label {key!r} is not in the label map ({format_label_map(lm)})"
+    else:
+        reason = (f"label {key!r} has no declared meaning: without a label map only a, b, tie (model_a, "
+                  f"response_b, ...) are read; declare the values, e.g. --label-map 0=a,1=b,2=tie")
+    if ctx.options.skip_invalid:
+        raise rec.fail(col, reason)
+    undeclared = ctx.state.setdefault("undeclared_labels", {})
+    undeclared.setdefault(key, []).append(rec.line)
+    ctx.state.setdefault("first_undeclared", rec)
+    return None
+
+
+def _check_labels(ctx: LoadContext) -> None:
+    undeclared = ctx.state.get("undeclared_labels")
+    if not undeclared:
+        return
+    first: Record = ctx.state["first_undeclared"]
+    col = (ctx.options.mapping or {})["preferred"]
+    hint = (f"not in the label map ({format_label_map(ctx.options.label_map)})" if ctx.options.label_map
+            else "without a declared meaning (only a, b, tie, model_a, response_b, ... are read without a label map; "
+                 "declare the values, e.g. --label-map 0=a,1=b,2=tie)")
+    raise InvalidInputError(first.path, first.line, col,
+                            f"{len(undeclared)} label value(s) {hint}: {_quote_values(undeclared)}")
 
 
 @register_format("generic", detect=None, task="generic",
@@ -85,14 +134,19 @@ class Generic:
             rid = f"line{rec.line}"
         text = get_field(rec, m["input"], str)
         outs = [get_field(rec, m[r], str) for r in ("output_a", "output_b")]
-        verdict = parse_verdict(rec, m["preferred"])
+        verdict = _label(rec, m["preferred"], ctx)
         ex_id = str(get_field(rec, m["example_id"], (str, int))) if "example_id" in m else rid
+        if "example_id" in m:
+            ctx.same_input(rec, m["input"], ex_id, text)
         title = get_field(rec, m["title"], str, required=False, nonempty=False) if "title" in m else None
         sources = _sources(rec, m["sources"]) if "sources" in m else []
         strength = _strength(rec, m["strength"]) if "strength" in m else None
+        if verdict is None:  # an undeclared label, listed with the others at the end
+            return None
         return rid, ex_id, text, title or None, sources, outs, verdict, strength, "example_id" in m
 
     def build(self, items: list[Any], ctx: LoadContext) -> None:
+        _check_labels(ctx)
         b = ctx.builder
         for rid, ex_id, text, title, sources, (ta, tb), verdict, strength, grouped in items:
             ex = b.example(ex_id, text, title=title, sources=sources)

@@ -34,6 +34,7 @@ class LoadOptions:
     domain: str | None = None            # SHP: keep rows whose domain is this (or starts with it + "_")
     aspect: str = "mean"                 # SummEval: which rating orders the summaries
     mapping: Mapping[str, str] | None = None  # generic: role -> column
+    label_map: Mapping[str, str] | None = None  # generic: value in the preferred column -> a | b | tie
     skip_invalid: bool = False
     limit: int | None = None             # keep the first N examples (file order)
     seed: int = 0                        # orientation of rating-derived pairs
@@ -55,6 +56,8 @@ class LoadContext:
     report: LoadReport
     builder: DatasetBuilder = field(default_factory=DatasetBuilder)
     _seen: dict[tuple[str, Any], int | None] = field(default_factory=dict)
+    _inputs: dict[str, tuple[str, str, int | None]] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)  # a format's own scratch space for one load
 
     def drop(self, reason: str, n: int = 1) -> None:
         """Count a row (or pair) left out for a reason other than a tie or an error."""
@@ -67,6 +70,15 @@ class LoadContext:
             first = self._seen[k]
             raise rec.fail(fieldname, f"duplicate {what} {key!r} (first seen on line {first})")
         self._seen[k] = rec.line
+
+
+    def same_input(self, rec: Record, fieldname: str, example_id: str, text: str, what: str = "input") -> None:
+        """Rows of one example must carry the same input text; a different one is an error naming both
+        lines (``fieldname``: the field that holds the text)."""
+        first = self._inputs.setdefault(example_id, (text, fieldname, rec.line))
+        if first[0] != text:
+            raise rec.fail(fieldname, f"example {example_id!r} has a different {what} text than on line "
+                                      f"{first[2]} (rows of one example must share its {what})")
 
 
 class FormatParser(Protocol):
@@ -140,7 +152,7 @@ def run_format(spec: FormatSpec, records: Iterable[Record], ctx: LoadContext) ->
         ctx.report.rows_read += 1
         try:
             if rec.error is not None:
-                raise rec.fail(None, rec.error)
+                raise rec.fail(rec.error_field, rec.error)
             if not isinstance(rec.data, Mapping):
                 raise rec.fail(None, f"expected a JSON object, got {type(rec.data).__name__}")
             item = spec.parser.parse(rec, ctx)
@@ -150,5 +162,6 @@ def run_format(spec: FormatSpec, records: Iterable[Record], ctx: LoadContext) ->
             ctx.report.rejected.append(Rejection(e.path, e.line, e.field, e.reason))
             continue
         if item is not None:
+            ctx.report.rows_valid += 1
             items.append(item)
     spec.parser.build(items, ctx)

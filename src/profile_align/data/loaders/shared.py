@@ -1,8 +1,9 @@
 """The project's converted human-judgement sets (see ``data/shipped/PROVENANCE.md``).
 
 - ``summeval``: one row per (document, system) with mean expert ratings; per document, all C(16,2)
-  pairs of system summaries, preference by one aspect or the mean of the four (equal ratings are
-  ties: dropped, counted), strength = rating difference, orientation a seeded coin per pair. The
+  pairs of system summaries, preference by one aspect or the mean of the four, compared exactly
+  (ratings are means of three experts' 1-5 scores, read as exact thirds; equal means are ties:
+  dropped, counted), strength = rating difference, orientation a seeded coin per pair. The
   example input is the source article. Systems that wrote the very same summary for a document share
   one output (its ratings are the mean of theirs; the merge is counted under ``dropped``).
 - ``hh_rlhf``: ``prompt``, ``response_a``, ``response_b``, ``preferred`` (a/b).
@@ -15,10 +16,13 @@ In the pairwise sets every row is its own example (id = the row id); sides are k
 from __future__ import annotations
 
 from collections.abc import Mapping
+from fractions import Fraction
 from typing import Any
 
 from ..model import Verdict
+from .builder import exact_rating
 from .io import Record, get_field
+from .labels import label_verdict
 from .registry import ASPECTS, LoadContext, register_format
 
 __all__ = ["SummEval", "HhRlhf", "LlmBar", "MtBench", "parse_verdict"]
@@ -27,13 +31,12 @@ RATING_ASPECTS = tuple(a for a in ASPECTS if a != "mean")
 
 
 def parse_verdict(rec: Record, fieldname: str) -> Verdict:
-    value = get_field(rec, fieldname, (str, int))
-    if isinstance(value, int) and value in (0, 1, 2):
-        value = str(value)
-    try:
-        return Verdict.parse(value)
-    except ValueError:
-        raise rec.fail(fieldname, f"expected a, b or tie (or 1, 2, 0), got {value!r}") from None
+    """The side label of a converted pairwise set: a, b or tie (see :mod:`.labels`; no numbers)."""
+    value = get_field(rec, fieldname, (str, int, float))
+    verdict = label_verdict(value)
+    if verdict is None:
+        raise rec.fail(fieldname, f"expected a, b or tie, got {value!r}")
+    return verdict
 
 
 def _summeval(row: Mapping[str, Any]) -> bool:
@@ -49,17 +52,18 @@ class SummEval:
         system = get_field(rec, "system", str)
         ctx.claim(rec, "id", rid or f"{doc}::{system}")
         source = get_field(rec, "source", str)
+        ctx.same_input(rec, "source", doc, source, what="source")
         summary = get_field(rec, "summary", str)
         reference = get_field(rec, "reference", str, required=False)
         aspect = ctx.options.aspect
         need = RATING_ASPECTS if aspect == "mean" else (aspect,)
-        ratings = {a: float(get_field(rec, f"ratings.{a}", float)) for a in need}
+        ratings = {a: exact_rating(get_field(rec, f"ratings.{a}", float, lo=1, hi=5)) for a in need}
         score = sum(ratings.values()) / len(ratings)
         return doc, source, reference, system, summary, ratings, score
 
     def build(self, items: list[Any], ctx: LoadContext) -> None:
         b = ctx.builder
-        per_doc: dict[str, dict[str, list[tuple[str, dict[str, float], float]]]] = {}
+        per_doc: dict[str, dict[str, list[tuple[str, dict[str, Fraction], Fraction]]]] = {}
         for doc, source, reference, system, summary, ratings, score in items:
             ex = b.example(doc, source, metadata={"reference": reference} if reference else {})
             if ex is None:
@@ -72,7 +76,7 @@ class SummEval:
                 if len(rated) > 1:
                     ctx.drop("summary identical to another system's for the same document (merged, ratings averaged)",
                              len(rated) - 1)
-                mean = {a: sum(r[a] for _, r, _ in rated) / len(rated) for a in rated[0][1]}
+                mean = {a: float(sum(r[a] for _, r, _ in rated) / len(rated)) for a in rated[0][1]}
                 b.set_output_metadata(oid, ratings=mean, systems=[s for s, _, _ in rated])
                 scores[oid] = sum(x for _, _, x in rated) / len(rated)
             b.rated_pairs(ex, scores, ctx.options.seed)
@@ -91,7 +95,8 @@ class _Pairwise:
         text = get_field(rec, self.input_field, str)
         outs = [get_field(rec, f, str) for f in self.output_fields]
         verdict = parse_verdict(rec, "preferred")
-        meta = {k: rec.data[k] for k in self.meta_fields if rec.data.get(k) is not None}
+        meta = {k: get_field(rec, k, (str, int), nonempty=False) for k in self.meta_fields
+                if rec.data.get(k) is not None}
         return rid, text, outs, verdict, meta
 
     def build(self, items: list[Any], ctx: LoadContext) -> None:

@@ -5,7 +5,8 @@ preferred), ``score_A/B``, ``score_ratio``, ...
 ``domain`` filters rows: ``"askacademia"`` keeps ``askacademia`` and ``askacademia_train`` etc.
 (other rows are dropped and counted). Sides are kept as in the source; strength = the score
 difference. The same comment in several rows of a post is one output (id ``<post>::<c_root_id>``).
-A repeated (post, comment A, comment B) row is a duplicate id.
+A repeated (post, comment A, comment B) row is a duplicate id. Scores must be finite numbers (NaN or
+Infinity: an invalid row naming the field).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Shp:
             return None
         post_id = get_field(rec, "post_id", str)
         history = get_field(rec, "history", str)
+        ctx.same_input(rec, "history", post_id, history, what="history")
         refs = [get_field(rec, f"human_ref_{s}", str) for s in "AB"]
         ids = [get_field(rec, f"c_root_id_{s}", str, required=False) for s in "AB"]
         label = get_field(rec, "labels", int)
@@ -48,7 +50,8 @@ class Shp:
         scores = [get_field(rec, f"score_{s}", (int, float), required=False) for s in "AB"]
         ctx.claim(rec, "post_id", (post_id, ids[0] or refs[0], ids[1] or refs[1]),
                   what="comparison (post_id, comment A, comment B)")
-        return domain, post_id, history, refs, ids, label, scores, rec.data.get("score_ratio")
+        ratio = get_field(rec, "score_ratio", (int, float), required=False)
+        return domain, post_id, history, refs, ids, label, scores, ratio
 
     def build(self, items: list[Any], ctx: LoadContext) -> None:
         b = ctx.builder
@@ -59,6 +62,6 @@ class Shp:
             a, o = (b.output(ex, t, key=k) for t, k in zip(refs, ids))
             strength = float(abs(scores[0] - scores[1])) if None not in scores else None
             meta = {"score_a": scores[0], "score_b": scores[1]}
-            if isinstance(ratio, (int, float)) and not isinstance(ratio, bool):
+            if ratio is not None:
                 meta["score_ratio"] = ratio
             b.pair(ex, a, o, Verdict.A if label == 1 else Verdict.B, strength=strength, metadata=meta)

@@ -2,7 +2,7 @@
 dataset}``, ``quotes_0/1.{title,extract}`` (parallel lists), ``answer_0/1``, ``tokens_0/1``,
 ``score_0/1``.
 
-Preference = sign of ``score_0 - score_1`` (equal scores are human ties: dropped, counted); strength
+Scores must be finite numbers in -1..1 (the data set's scale); preference = sign of ``score_0 - score_1`` (equal scores are human ties: dropped, counted); strength
 = the absolute difference. The example's ``sources`` are the quotes of both answers as
 ``"title: extract"``, deduplicated (over every comparison of the question). Repeated comparisons of
 the same two answers are aggregated by majority, as for TL;DR comparisons.
@@ -49,8 +49,9 @@ class WebGpt:
     def parse(self, rec: Record, ctx: LoadContext) -> Any:
         question = get_field(rec, "question.full_text", str)
         qid = get_field(rec, "question.id", str, required=False) or f"q-{text_hash(question)}"
+        ctx.same_input(rec, "question.full_text", qid, question, what="question")
         answers = [get_field(rec, f"answer_{i}", str) for i in (0, 1)]
-        scores = [float(get_field(rec, f"score_{i}", float)) for i in (0, 1)]
+        scores = [float(get_field(rec, f"score_{i}", float, lo=-1, hi=1)) for i in (0, 1)]
         sources = _quotes(rec, 0) + _quotes(rec, 1)
         dataset = get_field(rec, "question.dataset", str, required=False, nonempty=False)
         return qid, question, dataset, answers, scores, sources
