@@ -47,11 +47,15 @@ AspectOpt = Annotated[str, typer.Option(
     "--aspect", help="SummEval: which expert rating decides the preference: coherence | consistency | "
                      "fluency | relevance | mean (of the four).")]
 MapOpt = Annotated[Optional[list[str]], typer.Option(
-    "--map", help="Generic format column mapping, repeatable: FIELD=COLUMN. Required: input, output_a, output_b, "
-                  "preferred (a/b/tie or 1/2/0); optional: id, example_id, title, sources, strength. "
-                  "E.g. --map input=prompt --map preferred=winner.")]
+    "--map", help="Generic format column mapping: FIELD=COLUMN, comma-separated and/or repeated. Required: input, "
+                  "output_a, output_b, preferred; optional: id, example_id, title, sources, strength. "
+                  "E.g. --map input=prompt,output_a=r1,output_b=r2,preferred=winner.")]
+LabelMapOpt = Annotated[Optional[str], typer.Option(
+    "--label-map", help="Generic format: what each value of the preferred column means, VALUE=a|b|tie, e.g. "
+                        "0=a,1=b,2=tie. Without it only a/b/tie (model_a, response_b, ...) are read; numbers need it.")]
 SkipOpt = Annotated[bool, typer.Option(
-    "--skip-invalid", help="Skip malformed rows (counted and listed) instead of stopping at the first one.")]
+    "--skip-invalid", help="Skip malformed rows instead of stopping at the first one; every skipped row (file, line, "
+                           "field, reason) is written to a skipped_rows.csv next to the outputs.")]
 LimitOpt = Annotated[Optional[int], typer.Option("--limit", help="Use only the first N examples.")]
 SampleOpt = Annotated[Optional[int], typer.Option("--sample", help="Use a random sample of N examples (seeded by --seed).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (sampling, bootstrap).")]
@@ -60,25 +64,37 @@ SelectOpt = Annotated[Optional[str], typer.Option(
 
 
 def _parse_map(items: list[str] | None) -> dict[str, str] | None:
+    """``--map`` values, each FIELD=COLUMN or a comma-separated list of them (the Python form)."""
     if not items:
         return None
-    mapping = {}
-    for it in items:
-        if "=" not in it:
-            raise typer.BadParameter(f"--map expects FIELD=COLUMN, got {it!r}")
-        k, v = it.split("=", 1)
-        mapping[k.strip()] = v.strip()
-    return mapping
+    from .data.loaders import parse_mapping
+
+    try:
+        return parse_mapping(",".join(items))
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--map") from None
 
 
-def _load(data: str, fmt, task, domain, aspect, mapping, skip_invalid, limit, sample=None, seed=0):
+def _skipped_rows_path(output: Path | None, run_dir: Path | None) -> Path:
+    """Where ``--skip-invalid`` lists the skipped rows: next to the output file, else in the run
+    directory, else in the current directory."""
+    if output is not None:
+        return output.parent / f"{output.stem}.skipped_rows.csv"
+    return (run_dir or Path(".")) / "skipped_rows.csv"
+
+
+def _load(data: str, fmt, task, domain, aspect, mapping, skip_invalid, limit, sample=None, seed=0, *,
+          label_map=None, skipped_to: Path | None = None):
     from .data.loaders import load_dataset
 
     kwargs = dict(format=fmt, task=task, domain=domain, aspect=aspect, mapping=_parse_map(mapping),
-                  skip_invalid=skip_invalid, limit=limit)
+                  skip_invalid=skip_invalid, limit=limit, label_map=label_map)
     ds = load_dataset(data, **kwargs)
     if ds.report is not None:
-        for line in ds.report.summary_lines():
+        listed = None
+        if ds.report.rejected:
+            listed = ds.report.write_rejections(skipped_to or _skipped_rows_path(None, None))
+        for line in ds.report.summary_lines(listed_in=listed):
             err.print(line, markup=False, highlight=False)
     if sample is not None:
         ds = ds.sample(sample, seed=seed)
@@ -119,7 +135,7 @@ def factors(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Where to write the factor table (.parquet, .csv or .json). Default: factors.parquet, or only the run directory when --run-dir is given.")] = None,
     fmt: FormatOpt = None, task: TaskOpt = None, domain: DomainOpt = None, aspect: AspectOpt = "mean",
     map: MapOpt = None, skip_invalid: SkipOpt = False, limit: LimitOpt = None, sample: SampleOpt = None,
-    seed: SeedOpt = 0, select: SelectOpt = None,
+    seed: SeedOpt = 0, select: SelectOpt = None, label_map: LabelMapOpt = None,
     model: Annotated[Optional[str], typer.Option("--model", help="Model for the LLM-extracted factors: local (embedded Qwen2.5-Coder-1.5B), openai-compat:http://HOST:PORT/v1::MODEL, ollama:MODEL, openai:MODEL ... (see `profile-align backends list`). Without it only rule-based factors are computed.")] = None,
     cache: Annotated[Optional[Path], typer.Option("--cache", help="SQLite answer cache (default: <run-dir>/cache.sqlite, else the user cache).")] = None,
     refresh: Annotated[bool, typer.Option("--refresh", help="Ignore cached answers and overwrite them.")] = False,
@@ -137,7 +153,8 @@ def factors(
     from .factors.cli import build_client, print_extraction
     from .factors.engine import extract_factors
 
-    ds = _load(data, fmt, task, domain, aspect, map, skip_invalid, limit, sample, seed)
+    ds = _load(data, fmt, task, domain, aspect, map, skip_invalid, limit, sample, seed, label_map=label_map,
+               skipped_to=_skipped_rows_path(output, run_dir))
     client = build_client(model, cache=cache, refresh=refresh, no_cache=no_cache, concurrency=concurrency,
                           run_dir=run_dir)
     try:
@@ -188,14 +205,15 @@ def score(
     ci: Annotated[float, typer.Option("--ci", help="Confidence level.")] = 0.95,
     fmt: FormatOpt = None, task: TaskOpt = None, domain: DomainOpt = None, aspect: AspectOpt = "mean",
     map: MapOpt = None, skip_invalid: SkipOpt = False, limit: LimitOpt = None, sample: SampleOpt = None,
-    seed: SeedOpt = 0, select: SelectOpt = None,
+    seed: SeedOpt = 0, select: SelectOpt = None, label_map: LabelMapOpt = None,
 ) -> None:
     """Factor scores of a judge: tau_14 = (C - D) / (C + D + T) per factor, ranked, with CIs."""
     from .factors.table import FactorTable
     from .scoring import factor_scores
     from .stats.tau import policy_name
 
-    ds = _load(data, fmt, task, domain, aspect, map, skip_invalid, limit, sample, seed)
+    ds = _load(data, fmt, task, domain, aspect, map, skip_invalid, limit, sample, seed, label_map=label_map,
+               skipped_to=_skipped_rows_path(output, None))
     table = FactorTable.load(factors_file) if factors_file else None
     names = _select(select)
     if table is not None and names is None:

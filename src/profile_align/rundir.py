@@ -12,11 +12,13 @@ Layout (see docs/run-directory.md for every column)::
       scores/<judge>.json      FactorScoreResult of each judge
       tables/*.csv|.parquet    factor_scores, alignment, agreement, differences, evaluator_bias, ...
       usage.json               tokens, requests, failures and cost per backend/model/prompt type
+      skipped_rows.csv         with skip_invalid: every skipped input row (file, line, field, reason)
       diagnostics.json         flags raised on degenerate judges/extractors
       experiments/<name>/      guide, improve, generalize, paradox results
       report.html              the HTML report
 
-Writes are atomic (temp file + rename), so a killed run never leaves a half-written table.
+Writes are atomic (temp file + rename), so a killed run never leaves a half-written table; the files
+get the usual permissions under the user's umask (0644 under umask 022).
 """
 
 from __future__ import annotations
@@ -36,7 +38,11 @@ import pandas as pd
 
 from .data.dataset import Dataset
 
-__all__ = ["RunDir", "config_hash", "package_versions", "judge_file_name", "ANSWER_COLUMNS"]
+__all__ = ["RunDir", "config_hash", "package_versions", "judge_file_name", "ANSWER_COLUMNS", "file_mode",
+           "atomic_write_bytes",
+           "SKIPPED_ROWS"]
+
+SKIPPED_ROWS = "skipped_rows.csv"  # every input row skipped by skip_invalid: file, line, field, reason
 
 # Columns of answers.parquet (one row per LLM answer that a stage used).
 ANSWER_COLUMNS = (
@@ -54,17 +60,43 @@ ANSWER_COLUMNS = (
 )
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
+def file_mode() -> int:
+    """The mode a new file gets under the process's umask (0644 under umask 022).
+
+    Temp files from ``tempfile.mkstemp`` are 0600; an atomically written file is chmod-ed to this
+    before it is renamed into place, so it has the same permissions as any other written file.
+    """
+    umask = None
+    try:  # Linux: read it without changing it
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    umask = int(line.split()[1], 8)
+                    break
+    except (OSError, ValueError):
+        pass
+    if umask is None:
+        umask = os.umask(0o022)
+        os.umask(umask)
+    return 0o666 & ~umask
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file + rename), with :func:`file_mode` permissions."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+_atomic_write_bytes = atomic_write_bytes  # the former private name
 
 
 def config_hash(config: Any) -> str:
@@ -149,6 +181,7 @@ class RunDir:
         os.close(fd)
         try:
             df.to_parquet(tmp, index=False)
+            os.chmod(tmp, file_mode())
             os.replace(tmp, p)
         finally:
             if os.path.exists(tmp):
@@ -175,6 +208,12 @@ class RunDir:
             self.write_table(f"dataset/{key}", df, csv=False)
         self.write_json("dataset/info.json", {"name": ds.name, "task": ds.task,
                                               "report": ds.report.to_dict() if ds.report else None})
+
+    def write_skipped_rows(self, report: Any) -> Path:
+        """The full list of rows a load skipped (``skip_invalid``), as ``skipped_rows.csv``."""
+        p = self.path / SKIPPED_ROWS
+        _atomic_write_bytes(p, report.rejections_frame().to_csv(index=False).encode())
+        return p
 
     def read_dataset(self) -> Dataset:
         info = self.read_json("dataset/info.json")

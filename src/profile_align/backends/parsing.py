@@ -2,7 +2,8 @@
 
 Small models wrap JSON in code fences, add a sentence before or after, use single quotes or leave a
 trailing comma. :func:`extract_json` recovers the object in those cases and raises :class:`ParseError`
-otherwise: it never guesses an answer.
+otherwise: it never guesses an answer (a reply holding several JSON answers that disagree is
+unparseable).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -93,36 +95,92 @@ def _try_load(candidate: str) -> tuple[bool, Any]:
         return False, None
 
 
-def extract_json(text: str | None) -> Any:
-    """The JSON value in ``text``: the whole text, else a fenced block, else the first balanced object/array.
+def _compatible(x: Any, y: Any) -> bool:
+    """Two candidate answers agree: equal, or objects whose shared keys hold equal values."""
+    if x == y:
+        return True
+    if isinstance(x, dict) and isinstance(y, dict):
+        return all(x[k] == y[k] for k in x.keys() & y.keys())
+    return False
 
-    Raises :class:`ParseError` when none of them parses.
+
+def _candidates(text: str) -> list[Any]:
+    """Every JSON value the reply holds: fenced blocks (also one cut off by max_tokens), then the
+    balanced ``{...}`` / ``[...]`` spans of the whole text, in order, without repeats."""
+    bodies = [body for _, body in _FENCE.findall(text)]
+    m = re.search(r"```[A-Za-z0-9_+-]*[ \t]*\r?\n(.*)$", text, re.DOTALL)
+    if m and "```" not in m.group(1):
+        bodies.append(m.group(1))
+    found: list[Any] = []
+    for source in [*bodies, *_balanced_spans(text)]:
+        ok, value = _try_load(source)
+        if not ok:
+            # a fence around prose with a JSON object inside it
+            for span in _balanced_spans(source) if source in bodies else ():
+                ok, value = _try_load(span)
+                if ok and value not in found:
+                    found.append(value)
+            continue
+        if value not in found:
+            found.append(value)
+    return found
+
+
+def extract_json(text: str | None, schema: dict[str, Any] | None = None,
+                 validate: Callable[[Any], bool] | None = None) -> Any:
+    """The JSON value in ``text``: the whole text, else the one answer among the fenced blocks and
+    balanced objects/arrays in it.
+
+    A chatty reply can hold several JSON values ("if 1 were better I would write {"better": "1"}. My
+    verdict: {"better": "2"}"). Only candidates that validate count (against ``schema`` and/or
+    ``validate``; without either, those of the first candidate's type); when they disagree the reply
+    is unparseable (:class:`ParseError`), never a guess. Candidates that agree (equal, or objects
+    whose shared keys hold equal values) give the most complete one.
+
+    Raises :class:`ParseError` when nothing parses or the candidates disagree.
     """
     if text is None or not text.strip():
         raise ParseError("empty reply", text or "")
     ok, value = _try_load(text)
     if ok:
         return value
-    candidates = [body for _, body in _FENCE.findall(text)]
-    # an unterminated fence (reply cut off by max_tokens after the opening ```json)
-    m = re.search(r"```[A-Za-z0-9_+-]*[ \t]*\r?\n(.*)$", text, re.DOTALL)
-    if m and "```" not in m.group(1):
-        candidates.append(m.group(1))
-    for body in candidates:
-        ok, value = _try_load(body)
-        if ok:
-            return value
-    for source in [*candidates, text]:
-        for span in _balanced_spans(source):
-            ok, value = _try_load(span)
-            if ok:
-                return value
-    raise ParseError(f"no JSON value found in reply: {text[:120]!r}", text)
+    found = _candidates(text)
+    if not found:
+        raise ParseError(f"no JSON value found in reply: {text[:120]!r}", text)
+
+    def valid(v: Any) -> bool:
+        return (schema is None or not schema_errors(v, schema)) and (validate is None or validate(v))
+
+    if schema is not None or validate is not None:
+        answers = [v for v in found if valid(v)]
+        if not answers:
+            return found[0]  # nothing validates: the caller's validation reports why
+    else:
+        answers = [v for v in found if type(v) is type(found[0])]
+    if any(not _compatible(x, y) for i, x in enumerate(answers) for y in answers[i + 1:]):
+        shown = "; ".join(json.dumps(v, ensure_ascii=False, default=str)[:60] for v in answers[:3])
+        raise ParseError(f"the reply holds {len(answers)} different JSON answers that disagree ({shown}); "
+                         f"not guessing which one is meant", text)
+    return max(answers, key=lambda v: len(v) if isinstance(v, dict) else 0)
 
 
 def parse_model(text_or_obj: Any, model: type[M]) -> M:
-    """Extract (if text) and validate against a pydantic model; :class:`ParseError` on failure."""
-    obj = extract_json(text_or_obj) if isinstance(text_or_obj, str) else text_or_obj
+    """Extract (if text) and validate against a pydantic model; :class:`ParseError` on failure.
+
+    From text, only candidates that validate against ``model`` count, and candidates that disagree
+    make the reply unparseable (see :func:`extract_json`).
+    """
+    if isinstance(text_or_obj, str):
+        def validates(v: Any) -> bool:
+            try:
+                model.model_validate(v)
+            except ValidationError:
+                return False
+            return True
+
+        obj = extract_json(text_or_obj, validate=validates)
+    else:
+        obj = text_or_obj
     try:
         return model.model_validate(obj)
     except ValidationError as exc:

@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..data.dataset import Dataset
 from ..data.model import FactorValue, text_hash
+from ..rundir import file_mode
 from ..taxonomy import REGISTRY, Factor, Level3, factors_for_task
 from .registry import get_extractor
 
@@ -94,6 +95,7 @@ class FactorTable:
         tmp = Path(tmp_name)
         try:
             self._write(tmp, suffix)
+            os.chmod(tmp, file_mode())  # mkstemp makes it 0600; follow the umask like any other file
             if suffix == ".csv":
                 side = tmp.with_suffix(".provenance.json")
                 os.replace(side, path.with_suffix(".provenance.json"))

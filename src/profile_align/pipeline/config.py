@@ -28,6 +28,7 @@ class DatasetConfig(_Strict):
     domain: str | None = None
     aspect: str = "mean"
     mapping: dict[str, str] | None = None
+    label_map: dict[str, str] | None = None  # generic: value of the preferred column -> a | b | tie
     skip_invalid: bool = False
     limit: int | None = None
 

@@ -202,7 +202,10 @@ def run(config_or_path: RunConfig | str | Path | dict[str, Any], out_dir: str | 
     t0 = time.perf_counter()
     d = cfg.dataset
     full = load_dataset(d.source, d.format, task=d.task, domain=d.domain, aspect=d.aspect, mapping=d.mapping,
-                        skip_invalid=d.skip_invalid, limit=d.limit)
+                        skip_invalid=d.skip_invalid, limit=d.limit, label_map=d.label_map)
+    if full.report is not None and full.report.rejected:
+        _say(console, not print_summary, f"{full.report.rows_rejected} invalid input rows skipped, all listed in "
+                                         f"{rd.write_skipped_rows(full.report)}")
     ds, sample_info = sample_dataset(full, cfg)
     timings["load"] = round(time.perf_counter() - t0, 3)
     task = ds.task

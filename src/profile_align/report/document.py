@@ -91,10 +91,9 @@ def write_report(run_dir: str | Path, output: str | Path | None = None, *, fmt: 
         from .markdown import render_markdown
 
         text = render_markdown(rep, pngs, relative_to=out.parent)
-    from ..rundir import _atomic_write_bytes
+    from ..rundir import atomic_write_bytes
 
-    _atomic_write_bytes(out, text.encode("utf-8"))
-    out.chmod(0o644)  # a file to open and share (mkstemp makes it private)
+    atomic_write_bytes(out, text.encode("utf-8"))  # permissions follow the umask, like any other file
     for fig in rep.figures.values():
         _close(fig)
     return WrittenReport(out, fmt, pngs, rep.omitted, rep.errors, list(rep.run.problems))

@@ -1,11 +1,13 @@
 """The report as Markdown: the same sections and tables as the HTML; figures as links to the PNGs
 written with ``--figures DIR`` (else a note). Texts from data are HTML-escaped too, because most
-Markdown viewers render raw HTML."""
+Markdown viewers render raw HTML, and link and image syntax in them is escaped (a data text never
+becomes a live link or fetches a remote image)."""
 
 from __future__ import annotations
 
 import html
 import os
+import re
 from pathlib import Path
 
 from .. import __version__
@@ -16,8 +18,17 @@ from .plots import FIGURE_TITLES
 __all__ = ["render_markdown"]
 
 
+_MD_LINK = re.compile(r"([\\\[\]])")
+
+
+def _esc_line(s: str) -> str:
+    """HTML-escaped, with Markdown link and image syntax (``[x](javascript:...)``, ``![](http://...)``,
+    ``[x]: url``) made literal: backslash, ``[`` and ``]`` are backslash-escaped."""
+    return _MD_LINK.sub(r"\\\1", html.escape(s, quote=False))
+
+
 def _esc(s: str) -> str:
-    return html.escape(s, quote=False).replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+    return _esc_line(s).replace("|", "\\|").replace("\n", " ").replace("\r", " ")
 
 
 def _cell(c: Cell) -> str:
@@ -51,7 +62,7 @@ def _block(b: object, figures: dict[str, Path], base: Path | None) -> list[str]:
         out = [f"#### {_esc(b.title)}", ""] + [f"- **{_esc(k)}**: {_esc(v)}" for k, v in b.facts] + [""]
         for label, t in b.texts:
             out += [f"**{_esc(label)}** ({t.size}):", ""]
-            out += ["> " + html.escape(line, quote=False) for line in t.value.splitlines() or [""]] + [""]
+            out += ["> " + _esc_line(line) for line in t.value.splitlines() or [""]] + [""]
         return out
     raise TypeError(f"unknown block {type(b).__name__}")
 
