@@ -223,8 +223,8 @@ def _read_delimited(path: str, text: str, delimiter: str) -> Iterator[Record]:
                 problem = f"invalid CSV: {len(cells)} cells, header has {len(header)} columns"
         if problem is not None:
             if pos - start > 1:  # a quote opened on this line ran over the following lines
-                problem = (f"invalid CSV: a quoted cell opened on this line is not closed where the row "
-                           f"ends ({problem.removeprefix('invalid CSV: ')}); the next line is read as a new row")
+                problem = ("invalid CSV: a quoted cell opened on this line is not closed before the row ends "
+                           "(the lines after it are read as rows of their own)")
             yield Record(path, start + 1, None, problem)
             pos = start + 1
             reader = csv.reader(feed(), delimiter=delimiter, strict=True)
