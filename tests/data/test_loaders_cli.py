@@ -70,7 +70,7 @@ def test_bad_map_item_is_a_usage_error(labelled, capsys):
 def test_run_directory_gets_the_skipped_rows(tmp_path, labelled, capsys):
     from profile_align.pipeline import run
 
-    cfg = {"name": "t", "dataset": {"source": str(labelled), "skip_invalid": True, "label_map": {"0": "b", "1": "a"},
+    cfg = {"name": "t", "dataset": {"source": str(labelled), "skip_invalid": True, "label_map": {0: "b", 1: "a"},
                                     "mapping": dict(x.split("=") for x in MAP.split(","))},
            "factors": {"names": ["length"]}, "judges": [], "stats": {"n_boot": 10, "difference_boot": 10}}
     run(cfg, tmp_path / "run", progress=False)

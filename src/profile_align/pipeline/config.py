@@ -28,7 +28,7 @@ class DatasetConfig(_Strict):
     domain: str | None = None
     aspect: str = "mean"
     mapping: dict[str, str] | None = None
-    label_map: dict[str, str] | None = None  # generic: value of the preferred column -> a | b | tie
+    label_map: dict[str | int, str] | None = None  # generic: value of the preferred column -> a | b | tie
     skip_invalid: bool = False
     limit: int | None = None
 
