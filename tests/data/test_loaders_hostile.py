@@ -296,3 +296,17 @@ def test_paper_formats_check_the_input_too(tmp_path):
     p = _jsonl(tmp_path / "x.jsonl", [row, other])
     with pytest.raises(InvalidInputError, match=r"line 2, field 'history': example 'p' has a different history"):
         load_dataset(p)
+
+
+# -- issue 19: equal mean ratings are ties (TL;DR axis too) ----------------------------------------
+def test_tldr_axis_equal_means_are_ties(tmp_path):
+    def rating(text, overall, worker):
+        return {"info": {"id": "t3_p", "post": "A post."}, "summary": {"text": text, "axes": {"overall": overall}},
+                "worker": worker}
+
+    # X: workers gave 1.1 and 2.2 (mean 1.65 exactly, 1.6500000000000001 in floats); Y: 1.65; Z: 7
+    p = _jsonl(tmp_path / "a.jsonl", [rating("X", 1.1, "w1"), rating("X", 2.2, "w2"), rating("Y", 1.65, "w3"),
+                                      rating("Z", 7, "w4")])
+    assert (1.1 + 2.2) / 2 != 1.65
+    r = load_dataset(p).report
+    assert (r.pairs_built, r.ties_dropped) == (2, 1)
