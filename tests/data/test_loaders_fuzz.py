@@ -332,3 +332,32 @@ def test_fuzz_covers_every_kind(tmp_path):
             kinds |= {k for _, _, k in w.bad}
     assert total >= 1000
     assert set(JSON_KINDS) | set(CSV_KINDS) <= kinds
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_fuzz_through_the_command_line(tmp_path, capsys, fmt):
+    """The same files through ``profile-align score``: exit 2 with one error line, or (--skip-invalid)
+    exit 0 with every skipped row in the CSV the terminal names; never a traceback."""
+    from profile_align.cli import main
+
+    w = _files(tmp_path, fmt)[0]
+    opts = ["--map", GENERIC_MAP] if fmt.startswith("generic") else ["--format", fmt]
+    for skip in (False, True):
+        out = tmp_path / f"scores-{skip}.json"
+        argv = ["score", str(w.path), *opts, "--n-boot", "0", "-o", str(out)] + (["--skip-invalid"] if skip else [])
+        try:
+            main(argv)
+            code = 0
+        except SystemExit as e:
+            code = e.code
+        cap = capsys.readouterr()
+        text = cap.out + cap.err
+        assert "Traceback" not in text
+        if not skip:
+            assert code == 2 and "".join(text.split()).startswith("error:" + str(w.path) + ",line")
+        else:
+            assert code == 0, text
+            listed = tmp_path / f"scores-{skip}.skipped_rows.csv"
+            assert str(listed) in "".join(text.split())
+            rows = list(csv.DictReader(listed.open(encoding="utf-8")))
+            assert {(int(r["line"]), r["field"] or None) for r in rows} == {(line, f) for line, f, _ in w.bad}
