@@ -39,13 +39,10 @@ def build_client(model: str | None, *, cache: Path | None, refresh: bool, no_cac
                  run_dir: Path | None) -> Any:
     if model is None:
         return None
-    from ..backends.client import Client
+    from ..backends.factory import cache_mode_of, make_client
 
-    mode = "off" if no_cache else "refresh" if refresh else "use"
-    path = cache or (run_dir / "cache.sqlite" if run_dir is not None else None)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    return Client(model, cache=path, cache_mode=mode, concurrency=concurrency, console=err)
+    return make_client(model, cache=cache, run_dir=run_dir, cache_mode=cache_mode_of(refresh=refresh, no_cache=no_cache),
+                       concurrency=concurrency, console=err)
 
 
 def print_extraction(res: Any, client: Any, title: str) -> None:

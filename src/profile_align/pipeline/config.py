@@ -86,7 +86,18 @@ class RewardModelConfig(_Strict):
     model: str
     url: str | None = None
     tie_tol: float = 0.0
+    settings: list[Literal["evaluation", "generation"]] = Field(
+        default_factory=lambda: ["evaluation", "generation"],
+        description="evaluation: the dataset's pairs (judge rm:<name>); generation: the generators' k outputs "
+                    "per example (judge rm:<name>/generation, only when the run has a generation judge)")
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("settings")
+    @classmethod
+    def _nonempty(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("a reward model needs at least one setting (evaluation, generation)")
+        return list(dict.fromkeys(v))
 
 
 class BackendConfig(_Strict):
