@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .data.dataset import Dataset
 
@@ -148,13 +148,23 @@ class JudgeEntry(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     name: str
-    kind: str  # a JudgeKind value: human | generation | evaluation | reward_model
+    kind: str  # a JudgeKind value: human | generation | evaluation | reward_model ("rm" is read as reward_model)
     model: str | None = None
     policy: str | None = None
     setting: str | None = None  # evaluation | generation (a reward model can judge in both)
     label: str | None = None  # the config's name for the judge (``<label>:evaluation``)
     n_pairs: int | None = None
     n_failed: int | None = None
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, v: Any) -> str:
+        from .judges.base import JudgeKind
+
+        try:
+            return JudgeKind.parse(v).value
+        except ValueError:
+            return str(v)  # improvement, or a kind of a newer version: kept as written
 
     def stat(self, key: str, default: Any = None) -> Any:
         return (self.model_extra or {}).get(key, default)
@@ -177,20 +187,35 @@ class RunManifest(BaseModel):
     cache_path: str | None = None
     experiments: list[str] = Field(default_factory=list)
 
+    def run_config(self) -> Any:
+        """The run's :class:`~profile_align.pipeline.config.RunConfig` (None when the manifest's config is
+        not a valid one, e.g. hand-written test fixtures)."""
+        from pydantic import ValidationError
+
+        from .pipeline.config import RunConfig  # lazy: the pipeline sits above the run directory
+
+        try:
+            return RunConfig.model_validate(self.config)
+        except ValidationError:
+            return None
+
     @property
     def factor_model(self) -> str | None:
-        """The model string that extracted the LLM factors (None: rule factors only or unknown)."""
-        m = self.factors.get("model") or (self.config.get("factors") or {}).get("model")
-        if m:
-            return str(m)
-        judges = self.config.get("judges") or []
-        return str(judges[0]["model"]) if judges and isinstance(judges[0], dict) and "model" in judges[0] else None
+        """The model string for the run's LLM-extracted factors (as recorded; older manifests: the
+        config's rule, :attr:`RunConfig.factor_model`)."""
+        if "model" in self.factors:
+            return self.factors["model"]
+        cfg = self.run_config()
+        return cfg.factor_model if cfg is not None else None
 
     @property
     def sampling(self) -> dict[str, Any]:
-        """temperature, top_p, seed the run's judges used by default."""
-        b = self.config.get("backend") or {}
-        return {"temperature": b.get("temperature", 0.6), "top_p": b.get("top_p", 0.9), "seed": b.get("seed", 0)}
+        """temperature, top_p, seed the run's judges used by default (the config's ``backend``)."""
+        from .pipeline.config import BackendConfig
+
+        b = BackendConfig.model_validate({k: v for k, v in (self.config.get("backend") or {}).items()
+                                          if k in BackendConfig.model_fields})
+        return {"temperature": b.temperature, "top_p": b.top_p, "seed": b.seed}
 
     def judges_of(self, kind: str) -> list[JudgeEntry]:
         return [j for j in self.judges if j.kind == kind]

@@ -149,6 +149,11 @@ class RunConfig(_Strict):
             raise ValueError(f"judge names must be unique; repeated: {dup} (set `name:`)")
         return self
 
+    @property
+    def factor_model(self) -> str | None:
+        """The model for LLM-extracted factors: ``factors.model``, else the first judge's model."""
+        return self.factors.model or (self.judges[0].model if self.judges else None)
+
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 

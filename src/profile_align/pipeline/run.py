@@ -116,7 +116,7 @@ class FactorRun:
     failures: dict[str, dict[str, int]]
     requested: list[str]
     scored: list[str]
-    model: str | None
+    model: str | None  # the configured factor model (recorded in the manifest even when no LLM factor ran)
 
     @property
     def not_computed(self) -> list[str]:
@@ -134,14 +134,12 @@ def extract_run_factors(combined: Dataset, cfg: RunConfig, clients: ClientPool, 
     if unknown:
         raise ValueError(f"unknown factor(s) {unknown}; see `profile-align taxonomy`")
     needs_model = any(not REGISTRY.get(n).computable_without_model for n in names)
-    fmodel = cfg.factors.model or (cfg.judges[0].model if cfg.judges else None)
-    fclient = clients.get(fmodel) if (needs_model and fmodel) else None
+    fclient = clients.get(cfg.factor_model) if (needs_model and cfg.factor_model) else None
     res = extract_factors(combined, names, client=fclient, run_dir=rd, progress=progress,
                           unieval=cfg.factors.unieval)
     table = res.table
     scored = [n for n in names if n in table.factor_names and table.values[n].notna().any()]
-    return FactorRun(table, res.details, res.answers, dict(res.failures), names, scored,
-                     fmodel if fclient is not None else None)
+    return FactorRun(table, res.details, res.answers, dict(res.failures), names, scored, cfg.factor_model)
 
 
 def _flags(judges: list[JudgeResult]) -> list[dict[str, Any]]:

@@ -43,6 +43,9 @@ def judges_table(result: Any) -> Table:
         j = by[r.judge]
         agree = "-" if r.n_agreement_pairs == 0 else \
             f"{r.agreement:.1%} [{r.agreement_ci_low:.0%}, {r.agreement_ci_high:.0%}] n={r.n_agreement_pairs}"
+        first = getattr(r, "agreement_first_order", float("nan"))
+        if r.n_agreement_pairs and first == first and j.stats.get("both_orders"):
+            agree += f"; first order only {first:.1%}"  # the paper's single-order protocol
         req = sum(v["requests"] for v in j.failures.counts.values())
         t.add_row(r.judge, r.kind, str(len(j.preferences)), f"{_f(r.kendall_tau)} ({_p(r.kendall_p)})",
                   f"{_f(r.spearman_rho)} ({_p(r.spearman_p)})", f"{_f(r.pearson_r)} ({_p(r.pearson_p)})",
