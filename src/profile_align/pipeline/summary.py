@@ -47,7 +47,8 @@ def judges_table(result: Any) -> Table:
         if r.n_agreement_pairs and first == first and j.stats.get("both_orders"):
             agree += f"; first order only {first:.1%}"  # the paper's single-order protocol
         req = sum(v["requests"] for v in j.failures.counts.values())
-        t.add_row(r.judge, r.kind, str(len(j.preferences)), f"{_f(r.kendall_tau)} ({_p(r.kendall_p)})",
+        setting = r.kind if j.setting in (r.kind, None) or r.kind == "human" else f"{r.kind} ({j.setting})"
+        t.add_row(r.judge, setting, str(len(j.preferences)), f"{_f(r.kendall_tau)} ({_p(r.kendall_p)})",
                   f"{_f(r.spearman_rho)} ({_p(r.spearman_p)})", f"{_f(r.pearson_r)} ({_p(r.pearson_p)})",
                   agree, f"{j.n_failed}/{req}" if req else "-")
     return t
