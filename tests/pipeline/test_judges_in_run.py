@@ -29,7 +29,7 @@ def always_first(req):
 
 
 BASE = {"dataset": {"source": "summeval"}, "sample": {"examples": 2, "pairs_per_example": 6, "seed": 3},
-        "factors": {"names": ["length", "novel_words_ratio"]}, "stats": {"n_boot": 20, "difference_boot": 20}}
+        "factors": {"names": ["length", "novel_words"]}, "stats": {"n_boot": 20, "difference_boot": 20}}
 
 
 def _human_share_a(rd):
