@@ -20,7 +20,6 @@ from .sources import attach, log_stats, usage_stats
 __all__ = ["DiagnosticsReport", "RunFlagged", "diagnose", "check_run", "find_cache", "STRICT_EXIT_CODE"]
 
 STRICT_EXIT_CODE = 3
-_CACHE_NAMES = ("cache.sqlite", "llm-cache.sqlite3", "cache.sqlite3")
 _COUNT_COLS = ("requests", "failures", "parse_failures", "calls", "failed_calls", "truncated_calls", "empty_calls")
 
 
@@ -62,22 +61,9 @@ def _combine(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def find_cache(run_dir: RunDir) -> Path | None:
-    """The run's SQLite cache: the config's ``backend.cache`` (or ``cache``) if it names an existing file
-    (relative to the run directory or the working directory), else a known file name in the run directory."""
-    cfg = run_dir.read_manifest().get("config") or {}
-    named = []
-    if isinstance(cfg, Mapping):
-        backend = cfg.get("backend")
-        named = [backend.get("cache") if isinstance(backend, Mapping) else None, cfg.get("cache")]
-    for n in named:
-        if isinstance(n, str) and n:
-            for p in (Path(n), run_dir.path / n):
-                if p.is_file():
-                    return p
-    for name in _CACHE_NAMES:
-        if (run_dir.path / name).is_file():
-            return run_dir.path / name
-    return None
+    """The run's SQLite cache (:attr:`RunDir.cache_path`, the one rule) when the file exists."""
+    p = run_dir.cache_path
+    return p if p.is_file() else None
 
 
 @dataclass
