@@ -117,6 +117,12 @@ def test_reward_model_also_ranks_the_generators_outputs(tmp_path, reward_url):
     assert set(rd.read_table("tables/rewards")["judge"]) == {"rm:wc", "rm:wc/generation"}
     html = (tmp_path / "report.html").read_text()
     assert "rm:wc/generation" in html and "reward_model (generation)" in html
+    from profile_align.report.build import load_run
+    from profile_align.report.derive import gen_eval_pairs
+
+    # the reward model's two settings side by side, like a model's generation vs evaluation
+    assert [(p.label, p.generation, p.evaluation) for p in gen_eval_pairs(load_run(tmp_path))] == [
+        ("rm:wc", "rm:wc/generation", "rm:wc")]
 
 
 def test_reward_model_generation_needs_a_generator(tmp_path, reward_url):
