@@ -48,3 +48,19 @@ def test_report_reads_rm_kind_and_the_written_validation_table(tmp_path):
     run = load_run(tmp_path)
     assert [(j.name, j.kind) for j in run.judges] == [("human", "human"), ("rm:x", "reward_model")]
     assert run.validation is not None and run.validation_name == "tables/factor_validation"
+
+
+def test_runinfo_reads_the_typed_manifest(tmp_path):
+    from profile_align.experiments.runinfo import factor_model, find_judge, judge_config, model_of, sampling
+    from profile_align.pipeline.config import load_config
+
+    cfg = load_config({"dataset": {"source": "summeval"}, "judges": [
+        {"model": "fake:json", "name": "g", "settings": ["generation"], "generation": {"max_words": 40}}],
+        "backend": {"top_p": 0.5}})
+    rd = RunDir(tmp_path, create=True)
+    rd.write_manifest({"config": cfg.model_dump(mode="json"), "factors": {"model": "fake:json"},
+                       "judges": [{"name": "g:generation", "kind": "generation", "label": "g", "model": "fake:json"}]})
+    assert find_judge(rd, "generation", "g")["name"] == "g:generation"
+    assert model_of(rd, "g:generation") == "fake:json" and factor_model(rd) == "fake:json"
+    assert judge_config(rd, "g:generation").generation.max_words == 40
+    assert sampling(rd) == {"temperature": 0.6, "top_p": 0.5, "seed": 0}
