@@ -4,7 +4,7 @@ from profile_align.data.model import Example
 from profile_align.judges import length_limit, render_context, task_wording
 from profile_align.prompts import load_prompt, prompt_names
 
-NAMES = ["evaluation", "generation_one_call", "generation_per_level", "generation_direct"]
+NAMES = ["evaluation", "evaluation_references", "generation_one_call", "generation_per_level", "generation_direct"]
 
 
 def test_judge_prompts_are_the_expected_files():

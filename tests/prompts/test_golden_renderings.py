@@ -25,6 +25,9 @@ PACKAGES = {"backends": "profile_align.backends", "factors": "profile_align.fact
 # the feedback-improvement prompts lost the word cap.
 CHANGED = {"judges": {"generation_one_call", "generation_per_level", "generation_direct"},
            "experiments": {"improve_both", "improve_draft", "improve_feedback", "improve_one"}}
+# Prompts added since the conversion (no old rendering): each has its own rendering test.
+# evaluation_references: document QA with each answer's own references (issue 19; tests/judges/test_per_answer_references.py).
+ADDED = {"judges": {"evaluation_references"}}
 
 
 def val(f):
@@ -32,7 +35,13 @@ def val(f):
 
 
 def _cases():
-    return [(group, name) for group, pkg in PACKAGES.items() for name in prompt_names(pkg)]
+    return [(group, name) for group, pkg in PACKAGES.items() for name in prompt_names(pkg)
+            if name not in ADDED.get(group, set())]
+
+
+def test_added_prompts_exist_and_are_not_in_the_golden_file():
+    for group, names in ADDED.items():
+        assert names <= set(prompt_names(PACKAGES[group])) and not names & set(GOLDEN[group])
 
 
 def test_every_prompt_of_the_package_is_in_the_golden_file():

@@ -97,19 +97,39 @@ class Example:
         """The text that source-output factors (novel words, coverage, hallucination) compare against."""
         return "\n\n".join(self.sources) if self.sources else self.input
 
+    def for_output(self, output: Output) -> Example:
+        """This example as ``output`` sees it: with the output's own sources (``Output.sources``, e.g. the
+        quotes a WebGPT answer cites) in place of the example's, or the example itself when the output
+        has none of its own. The one place where "the source of an output" is decided: every
+        source-based factor and the judges' per-answer references read it through here."""
+        if output.sources is None or tuple(output.sources) == self.sources:
+            return self
+        return dataclasses.replace(self, sources=output.sources)
+
 
 @dataclass(frozen=True)
 class Output:
-    """A text produced for an example by a system, a human, or a model."""
+    """A text produced for an example by a system, a human, or a model.
+
+    ``sources``: the output's OWN source passages, where each output of an example has its own (a
+    WebGPT answer and the quotes it was written from). ``None`` (the default): the output has none of
+    its own and is read against the example's sources; ``()``: its own references are empty (the
+    question alone is then its source, as for an example without sources). See :meth:`Example.for_output`.
+    """
 
     id: str
     example_id: str
     text: str
     producer: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    sources: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metadata", _freeze_mapping(self.metadata))
+        if self.sources is not None:
+            if isinstance(self.sources, str):
+                raise TypeError(f"output {self.id!r}: sources must be a sequence of passages, not a string")
+            object.__setattr__(self, "sources", tuple(self.sources))
 
     @property
     def text_hash(self) -> str:
@@ -195,6 +215,8 @@ def frame_to_records(df: pd.DataFrame, cls: type[T]) -> list[T]:
                 v = None
             if k == "metadata":
                 v = json.loads(v) if isinstance(v, str) and v else (v or {})
+            elif k == "sources" and v is None:
+                v = cls.__dataclass_fields__["sources"].default  # type: ignore[attr-defined]
             elif k == "sources":
                 v = tuple(v) if isinstance(v, (list, tuple, Sequence)) and not isinstance(v, str) else (
                     tuple(v.tolist()) if hasattr(v, "tolist") else ()

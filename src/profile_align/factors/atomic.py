@@ -3,7 +3,9 @@ statements (FActScore's notion), as a JSON list; the count is the ``n_facts`` fa
 
 Two artifacts (extractors that provide no factor, only the fact lists the fact-level factors read):
 ``atomic_facts`` (one list per distinct output text) and ``atomic_facts_source`` (one list per
-distinct source); and the factor ``n_facts`` (needs ``atomic_facts``).
+distinct source, keyed by its hash: an output's own sources where it has them, e.g. a WebGPT answer's
+quotes, else its example's; see :meth:`ExtractionRun.source_of`); and the factor ``n_facts`` (needs
+``atomic_facts``).
 
 The prompt is zero-shot on purpose: a small local model copies example facts into its answer (see
 ``docs/factors.md``); precise rules take the place of the usual few-shot examples.
@@ -103,17 +105,18 @@ class FactsExtractor:
                                           max_items=40, max_tokens=1024))
                 keys.append((h, oid))
         else:
-            for ex in run.ds.examples:
-                sh = text_hash(ex.source_text)
+            for o in run.ds.outputs:  # each output's own source (its references), else its example's
+                source = run.source_of(o)
+                sh = text_hash(source)
                 if sh in facts_of:
                     continue
-                if not ex.source_text.strip():
+                if not source.strip():
                     facts_of[sh] = []
                     continue
                 facts_of[sh] = None
-                reqs.append(facts_request(run.fit(ex.source_text, run.source_limit, "atomic facts of a source"),
+                reqs.append(facts_request(run.fit(source, run.source_limit, "atomic facts of a source"),
                                           max_items=60, max_tokens=1536, prompt_type=self.name))
-                keys.append((sh, ex.id))
+                keys.append((sh, o.example_id))
         system = prompt_of("atomic_facts").system.lower()
         desc = "atomic facts" if self.of == "output" else "atomic facts of sources"
         for (h, item), req, resp in zip(keys, reqs, run.run(reqs, desc)):

@@ -191,8 +191,18 @@ class _Run:
             self.failures[prompt_types[-1]]["missing_values"] += n_missing
         self.provenance[factor] = {"extractor": extractor, "version": version, "prompt_types": ",".join(prompt_types)}
 
-    def source_of(self, example_id: str) -> str:
-        return self.examples[example_id].source_text
+    def example_of(self, output: Any) -> Any:
+        """The example as ``output`` sees it (:meth:`Example.for_output`): with the output's own sources
+        (a WebGPT answer's quotes) where it has them. Every extractor reads an output's input and source
+        through here, never ``examples[...]`` directly, so source-based factors use each output's own
+        references and their cache keys (the hash of the source) keep apart the same text cited with
+        different references."""
+        return self.examples[output.example_id].for_output(output)
+
+    def source_of(self, output: Any) -> str:
+        """The text that ``output``'s source-based factors compare against (its own sources, else its
+        example's)."""
+        return self.example_of(output).source_text
 
     # ------------------------------------------------------------------------------ output
     def table(self, base: FactorTable) -> FactorTable:

@@ -223,7 +223,7 @@ class _LLMExtractor:
         return [f for f in _CONTEXT_FIELDS if f in self.prompt_obj.fields()]
 
     def context(self, run: ExtractionRun, output: Any) -> dict[str, str]:
-        ex = run.examples[output.example_id]
+        ex = run.example_of(output)
         texts = {"input": ex.input, "source": ex.source_text, "text": output.text}
         return {f: texts[f] for f in self.context_fields()}
 
@@ -248,16 +248,16 @@ class FactLevelExtractor(_LLMExtractor):
         key_of_output: dict[str, tuple] = {}
         jobs: dict[tuple, dict[str, Any]] = {}
         for o in run.ds.outputs:
-            ex = run.examples[o.example_id]
+            source_hash = text_hash(run.source_of(o))
             h = run.out_hash[o.id]
             fields = self.context(run, o)
             key = (h, *(text_hash(v) for f, v in fields.items() if f != "text"))
             if self.of == "output":
                 facts = facts_by.get(h)
             else:
-                facts = facts_by.get(text_hash(ex.source_text))
+                facts = facts_by.get(source_hash)
                 if "source" not in fields:
-                    key = (*key, text_hash(ex.source_text))
+                    key = (*key, source_hash)
             key_of_output[o.id] = key
             if key not in jobs:
                 jobs[key] = {"facts": facts, "fields": fields, "item": o.id}

@@ -12,7 +12,9 @@
 
 Both are declared with :func:`~profile_align.factors.registry.register_factor`, the decorator users get.
 
-The source is :attr:`Example.source_text` (the post or article; the reference quotes in document QA).
+The source is ``example.source_text`` of the example the rule function is given, which the engine
+passes as the output sees it (:meth:`Example.for_output`): the post or article; in document QA the
+output's OWN reference quotes (a WebGPT answer's ``quotes_i``), else the example's references.
 """
 
 from __future__ import annotations

@@ -190,7 +190,7 @@ def compute_factors(dataset: Dataset, factors: Iterable[str | Factor] | None = N
     memo: dict[tuple, float | None] = {}
     rows: list[dict[str, Any]] = []
     for o in dataset.outputs:
-        ex = examples[o.example_id]
+        ex = examples[o.example_id].for_output(o)  # with the output's own sources, where it has them
         h = text_hash(o.text)
         row: dict[str, Any] = {"output_id": o.id, "example_id": o.example_id, "text_hash": h}
         empty = not o.text.strip()

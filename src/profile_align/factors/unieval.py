@@ -250,7 +250,7 @@ class UniEvalExtractor:
 
     def _key(self, run: ExtractionRun, o: Any) -> tuple:
         h = run.out_hash[o.id]
-        return (h,) if self.per_sentence else (h, text_hash(run.examples[o.example_id].source_text))
+        return (h,) if self.per_sentence else (h, text_hash(run.source_of(o)))
 
     def extract(self, run: ExtractionRun) -> None:
         if run.unieval is not None:
@@ -281,7 +281,7 @@ class UniEvalExtractor:
                 v, per = scorer.fluency(o.text)
                 results[key] = (v, json.dumps(per), len(per), sum(p is None for p in per))
             else:
-                v = scorer.coherence(o.text, run.examples[o.example_id].source_text)
+                v = scorer.coherence(o.text, run.source_of(o))
                 results[key] = (v, None, 1, int(v is None))
         run.set_value(self.name, key_of_output, results, "unieval", scorer.version, [self.prompt])
 
@@ -291,7 +291,7 @@ class UniEvalExtractor:
         for o in run.ds.outputs:
             key = self._key(run, o)
             key_of_output[o.id] = key
-            jobs.setdefault(key, (o.id, o.text, run.examples[o.example_id].source_text))
+            jobs.setdefault(key, (o.id, o.text, run.source_of(o)))
         reqs, meta, results = [], [], {}
         for key, (oid, text, source) in jobs.items():
             if self.per_sentence:

@@ -18,7 +18,7 @@ from ..data.model import Example, Output, Pair, Preference, Verdict
 from .base import JudgeContext, JudgeKind
 from .common import JudgeResult, answer_row, answers_frame, input_key, is_echo, parsed_json
 from ..prompts import load_prompt
-from .wording import render_context, task_wording
+from .wording import evaluation_layout, render_context, task_wording
 
 __all__ = ["EvaluationJudge", "COMBINE_RULES", "combine_verdicts", "parse_better", "verdict_from_position",
            "evaluation_schema", "position_stats", "FIRST_ORDER"]
@@ -150,10 +150,10 @@ class EvaluationJudge:
     def request(self, ex: Example, first: Output, second: Output) -> Request:
         guidance = f" {self.guidance}" if self.guidance else ""
         words = {k: self.wording[k] for k in ("noun", "nouns", "Noun", "criterion")}
-        return load_prompt("evaluation", package=__package__).request(
-            **words, context=render_context(ex, self.task), guidance=guidance, text_1=first.text.strip(),
-            text_2=second.text.strip(), json_schema=evaluation_schema(self.max_chars), max_tokens=self.max_tokens,
-            prompt_type=PROMPT_TYPE, **self.sampling)
+        prompt, fields = evaluation_layout(ex, self.task, first, second)  # per-answer references: doc QA
+        return load_prompt(prompt, package=__package__).request(
+            **words, **fields, guidance=guidance, json_schema=evaluation_schema(self.max_chars),
+            max_tokens=self.max_tokens, prompt_type=PROMPT_TYPE, **self.sampling)
 
     def judge(self, ctx: JudgeContext) -> JudgeResult:
         """The :class:`~profile_align.judges.base.Judge` interface: every pair of the dataset."""

@@ -199,10 +199,11 @@ class RewardModelJudge:
         exs = {e.id: e for e in examples}
         outs = {o.id: o for o in outputs}
         need = sorted({o for p in pairs for o in (p.a, p.b)})
-        keys = {oid: (text_hash(format_for_rm(exs[outs[oid].example_id])), outs[oid].text_hash) for oid in need}
+        keys = {oid: (text_hash(format_for_rm(exs[outs[oid].example_id].for_output(outs[oid]))), outs[oid].text_hash)
+                for oid in need}  # each output with its own references, where it has them
         distinct = sorted(set(keys.values()))
         first = {v: oid for oid, v in reversed(list(keys.items()))}
-        prompts = [format_for_rm(exs[outs[first[k]].example_id]) for k in distinct]
+        prompts = [format_for_rm(exs[outs[first[k]].example_id].for_output(outs[first[k]])) for k in distinct]
         texts = [outs[first[k]].text for k in distinct]
         rewards = dict(zip(distinct, self.scorer.score(prompts, texts))) if distinct else {}
         res = JudgeResult(self.name, JudgeKind.REWARD_MODEL, self.scorer.model, "evaluation", setting=self.setting,

@@ -3,6 +3,7 @@ orientation of rating-derived pairs, vote aggregation, tie dropping and the load
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 from collections.abc import Mapping, Sequence
@@ -67,7 +68,7 @@ class DatasetBuilder:
 
     examples: dict[str, _Ex] = field(default_factory=dict)
     outputs: dict[str, Output] = field(default_factory=dict)
-    _by_text: dict[tuple[str, str], str] = field(default_factory=dict)
+    _by_text: dict[tuple[str, str, tuple[str, ...] | None], str] = field(default_factory=dict)
     _key: dict[str, str] = field(default_factory=dict)   # output id -> short key used in pair ids
     pairs: dict[str, _Pending] = field(default_factory=dict)
     limit: int | None = None         # keep the first N examples (in order of first appearance)
@@ -93,28 +94,34 @@ class DatasetBuilder:
         return id
 
     def output(self, example_id: str, text: str, *, key: str | None = None, producer: str | None = None,
-               metadata: Mapping[str, Any] | None = None) -> str:
-        """The id of the output with this text for this example (created on first use).
+               metadata: Mapping[str, Any] | None = None, sources: Sequence[str] | None = None) -> str:
+        """The id of the output with this text (and these own ``sources``) for this example (created on
+        first use).
 
         The id is ``<example>::<key>`` (key: a system name, a comment id, a side) or
-        ``<example>::<text hash>``; a key already taken by another text falls back to the hash.
+        ``<example>::<text hash>``; a key already taken by another text falls back to the hash (plus the
+        hash of the sources when the same text comes with other own sources: a WebGPT answer cited with
+        different quotes is a different output, read against its own quotes).
         """
-        found = self._by_text.get((example_id, text))
+        srcs = None if sources is None else tuple(sources)
+        found = self._by_text.get((example_id, text, srcs))
         if found is not None:
             return found
         k = key or text_hash(text)
         oid = f"{example_id}::{k}"
         if oid in self.outputs:
             k = f"{key}-{text_hash(text)}" if key else f"{text_hash(text)}-{len(self.outputs)}"
+            if srcs is not None:
+                k = f"{key or text_hash(text)}-{text_hash(chr(0).join(srcs))[:8]}"
             oid = f"{example_id}::{k}"
-        self.outputs[oid] = Output(oid, example_id, text, producer, dict(metadata or {}))
-        self._by_text[(example_id, text)] = oid
+        self.outputs[oid] = Output(oid, example_id, text, producer, dict(metadata or {}), srcs)
+        self._by_text[(example_id, text, srcs)] = oid
         self._key[oid] = k
         return oid
 
     def set_output_metadata(self, output_id: str, **meta: Any) -> None:
         o = self.outputs[output_id]
-        self.outputs[output_id] = Output(o.id, o.example_id, o.text, o.producer, {**o.metadata, **meta})
+        self.outputs[output_id] = dataclasses.replace(o, metadata={**o.metadata, **meta})
 
     # -- pairs -----------------------------------------------------------------------------
     def pair_id(self, example_id: str, a: str, b: str) -> str:

@@ -3,9 +3,14 @@ dataset}``, ``quotes_0/1.{title,extract}`` (parallel lists), ``answer_0/1``, ``t
 ``score_0/1``.
 
 Scores must be finite numbers in -1..1 (the data set's scale); preference = sign of ``score_0 - score_1`` (equal scores are human ties: dropped, counted); strength
-= the absolute difference. The example's ``sources`` are the quotes of both answers as
-``"title: extract"``, deduplicated (over every comparison of the question). Repeated comparisons of
-the same two answers are aggregated by majority, as for TL;DR comparisons.
+= the absolute difference. Each answer carries its OWN references (``Output.sources``): ``quotes_0`` for
+``answer_0``, ``quotes_1`` for ``answer_1``, each quote as ``"title: extract"``; source-based factors
+(novel words, hallucination, source coverage) read each answer against its own quotes, and the
+evaluation prompt shows each answer followed by its own references (paper Appendix D.2.1). The same
+answer text cited with different quotes is a different output. The example's ``sources`` are the
+union of all quotes of the question, deduplicated (what a generator is shown in the generation
+setting, and the source of outputs that have none of their own). Repeated comparisons of the same
+two answers (same texts, same quotes) are aggregated by majority, as for TL;DR comparisons.
 """
 
 from __future__ import annotations
@@ -52,18 +57,21 @@ class WebGpt:
         ctx.same_input(rec, "question.full_text", qid, question, what="question")
         answers = [get_field(rec, f"answer_{i}", str) for i in (0, 1)]
         scores = [float(get_field(rec, f"score_{i}", float, lo=-1, hi=1)) for i in (0, 1)]
-        sources = _quotes(rec, 0) + _quotes(rec, 1)
+        quotes = [_quotes(rec, i) for i in (0, 1)]
         dataset = get_field(rec, "question.dataset", str, required=False, nonempty=False)
-        return qid, question, dataset, answers, scores, sources
+        return qid, question, dataset, answers, scores, quotes
 
     def build(self, items: list[Any], ctx: LoadContext) -> None:
         votes = VoteTable()
         b = ctx.builder
-        for qid, question, dataset, answers, scores, sources in items:
-            ex = b.example(qid, question, sources=sources, metadata={"dataset": dataset} if dataset else {})
+        for qid, question, dataset, answers, scores, quotes in items:
+            ex = b.example(qid, question, sources=quotes[0] + quotes[1],
+                           metadata={"dataset": dataset} if dataset else {})
             if ex is None:
                 continue
-            a, o = (b.output(ex, t) for t in answers)
+            if answers[0] == answers[1]:  # two identical texts are no comparison (dropped, counted by the builder)
+                quotes = [None, None]  # type: ignore[list-item]
+            a, o = (b.output(ex, t, sources=q) for t, q in zip(answers, quotes))
             margin = scores[0] - scores[1]
             votes.add(ex, a, o, (margin > 0) - (margin < 0), margin)
         votes.emit(b)
