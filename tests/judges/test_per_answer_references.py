@@ -69,9 +69,12 @@ def test_each_answer_is_followed_by_its_own_references(ds):
 
 def test_two_comparisons_of_one_question_do_not_pool(ds):
     seen = []
-    res = _judge(lambda r: seen.append(last_user(r)) or {"better": "Tie", "justification": "same"}).run(
-        ds.examples, ds.outputs, ds.pairs)
+    # the justification quotes a reference passage: quoting the sources is not an echo of the instructions
+    res = _judge(lambda r: seen.append(last_user(r)) or {"better": "Tie", "justification": "The ocean reflects the sky."}
+                 ).run(ds.examples, ds.outputs, ds.pairs)
     assert len(res.answers) == 4 and len(seen) == 4
+    assert not res.answers["echo"].any()
+    assert res.stats["prompt_version"] == "evaluation_references@1"  # the prompt actually asked
     first = [u for u in seen if RAIN in u]
     second = [u for u in seen if RAIN not in u]
     assert len(first) == len(second) == 2

@@ -10,6 +10,8 @@ experiment) is added to the instruction.
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,7 +20,7 @@ from ..data.model import Example, Output, Pair, Preference, Verdict
 from .base import JudgeContext, JudgeKind
 from .common import JudgeResult, answer_row, answers_frame, input_key, is_echo, parsed_json
 from ..prompts import load_prompt
-from .wording import evaluation_layout, render_context, task_wording
+from .wording import evaluation_layout, task_wording
 
 __all__ = ["EvaluationJudge", "COMBINE_RULES", "combine_verdicts", "parse_better", "verdict_from_position",
            "evaluation_schema", "position_stats", "FIRST_ORDER"]
@@ -182,9 +184,9 @@ class EvaluationJudge:
                 resp.parse_failure_counted = True
                 self.client.accounting.record_parse_failure(resp.backend, resp.model, PROMPT_TYPE)
             just = obj.get("justification") if isinstance(obj, dict) else None
-            ctx = render_context(exs[p.example_id], self.task)
-            instr = [m["content"].replace(ctx, "").replace(outs[p.a].text.strip(), "").replace(outs[p.b].text.strip(), "")
-                     for m in req.messages]
+            # the instructions alone: the context, both texts (and, per answer, their references) removed
+            shown = evaluation_layout(exs[p.example_id], self.task, outs[p.a], outs[p.b])[1].values()
+            instr = [functools.reduce(lambda c, v: c.replace(v, ""), shown, m["content"]) for m in req.messages]
             rows.append(answer_row(STAGE, PROMPT_TYPE, self.model, p.id, input_key(req.messages), order, lab,
                                    lab is not None, resp, is_echo(just if isinstance(just, str) else None, instr)))
             labels.setdefault(p.id, {})[order] = lab
@@ -217,5 +219,6 @@ class EvaluationJudge:
                      "n_pairs_asked": len(pairs), "n_pairs_skipped": n_skipped, "n_single_order": n_single,
                      "tie_rate": n_tie / len(res.preferences) if res.preferences else None,
                      "n_invalid": int((~res.answers["valid"].astype(bool)).sum()) if len(res.answers) else 0,
-                     "prompt_version": load_prompt("evaluation", package=__package__).tag, **ps}
+                     "prompt_version": ",".join(sorted({req.prompt_version for _, _, req in plan}))
+                     or load_prompt("evaluation", package=__package__).tag, **ps}
         return res
