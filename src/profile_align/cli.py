@@ -50,7 +50,8 @@ AspectOpt = Annotated[str, typer.Option(
                      "fluency | relevance | mean (of the four).")]
 MapOpt = Annotated[Optional[list[str]], typer.Option(
     "--map", help="Generic format column mapping: FIELD=COLUMN, comma-separated and/or repeated. Required: input, "
-                  "output_a, output_b, preferred; optional: id, example_id, title, sources, strength. "
+                  "output_a, output_b, preferred; optional: id, example_id, title, sources, strength, and sources_a + "
+                  "sources_b (each output's own references). "
                   "E.g. --map input=prompt,output_a=r1,output_b=r2,preferred=winner.")]
 LabelMapOpt = Annotated[Optional[str], typer.Option(
     "--label-map", help="Generic format: what each value of the preferred column means, VALUE=a|b|tie, e.g. "

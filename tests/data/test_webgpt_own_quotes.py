@@ -1,5 +1,7 @@
 """WebGPT: each answer carries its own references (quotes_0 for answer_0, quotes_1 for answer_1), issue 19."""
 
+import json
+
 import pytest
 
 from profile_align.data.dataset import Dataset
@@ -64,3 +66,18 @@ def test_a_string_is_not_a_source_list():
     with pytest.raises(TypeError, match="sequence of passages"):
         Output("o", "e", "t", sources="one passage")
     assert Example("e", "document_qa", "q").for_output(Output("o", "e", "t")).sources == ()
+
+
+def test_generic_mapping_of_each_outputs_own_references(tmp_path):
+    rows = [
+        {"q": "Why?", "x": "Same answer.", "y": "Other.", "ra": ["ref one"], "rb": '["ref two"]', "w": "a"},
+        {"q": "Why?", "x": "Same answer.", "y": "Third.", "ra": "ref three", "rb": [], "w": "b"},
+    ]
+    f = tmp_path / "p.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    m = "input=q,output_a=x,output_b=y,preferred=w,example_id=q,sources_a=ra,sources_b=rb"
+    ds = load_dataset(f, format="generic", mapping=m)
+    assert sorted((o.text, o.sources) for o in ds.outputs) == [
+        ("Other.", ("ref two",)), ("Same answer.", ("ref one",)), ("Same answer.", ("ref three",)), ("Third.", ())]
+    with pytest.raises(ValueError, match="sources_a and sources_b together"):
+        load_dataset(f, format="generic", mapping="input=q,output_a=x,output_b=y,preferred=w,sources_a=ra")
