@@ -24,6 +24,7 @@ from .cache import Cache, cache_dir, cache_key, default_cache_path
 from .check import check_backend
 from .client import Client, make_client
 from .logprobs import yes_probability, yes_probability_from_response
+from .records import CallLog, CallRecord, Records, Tally, new_invocation_id
 from .parsing import ParseError, extract_json, parse_model, schema_errors
 from .registry import get_backend, register, registered_prefixes, split_model_string
 
@@ -32,6 +33,11 @@ __all__ = [
     "Backend",
     "BackendError",
     "Cache",
+    "CallLog",
+    "CallRecord",
+    "Records",
+    "Tally",
+    "new_invocation_id",
     "Capabilities",
     "Client",
     "ParseError",
