@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["CallRecord", "CallLog", "Records", "STATUSES", "Status", "Tally", "input_key", "new_invocation_id"]
+__all__ = ["CallRecord", "CallLog", "Records", "STATUSES", "Status", "Tally", "input_key", "new_invocation_id",
+           "usage_summary"]
 
 Status = Literal["ok", "failed", "unparseable", "refused"]
 STATUSES: tuple[str, ...] = ("ok", "failed", "unparseable", "refused")
@@ -209,9 +210,10 @@ class Records(Sequence[CallRecord]):
         return {k: v.tally() for k, v in self.group(*by).items()}
 
     def failure_counts(self) -> dict[str, dict[str, int]]:
-        """``{"<stage>/<prompt_type>": {"requests", "failed", "parse_failed", "refused"}}`` (manifest.json)."""
-        return {"/".join(k): {"requests": t.requests, "failed": t.failed, "parse_failed": t.unparseable,
-                              "refused": t.refused}
+        """``{"<stage>/<prompt_type>": {"requests", "failed", "parse_failed"}}`` (manifest.json), with
+        ``refused`` where any call was refused."""
+        return {"/".join(k): {"requests": t.requests, "failed": t.failed, "parse_failed": t.unparseable}
+                | ({"refused": t.refused} if t.refused else {})
                 for k, t in self.tallies("stage", "prompt_type").items()}
 
     def over_threshold(self, max_failure_rate: float) -> dict[str, float]:
@@ -268,3 +270,31 @@ class CallLog:
     def records(self) -> Records:
         with self._lock:
             return Records(sorted(self._records.values(), key=lambda r: r.ts))
+
+
+def usage_summary(current: Records, earlier: Records | None = None, *, invocation: str = "",
+                  n_earlier: int = 0) -> dict[str, Any]:
+    """The manifest's ``usage``: this invocation's calls (``requests``, ``cached``, ``new_requests``,
+    ``failures``, ``parse_failures``, ``refused``; ``prompt_tokens``/``completion_tokens``/``cost_usd`` paid
+    by its new calls), what came ``from_cache``, what ``earlier`` invocations of the same run paid, and the
+    ``cumulative`` total paid over all of them (the money a resumed run spent, not only its last part)."""
+    t = current.tally()
+    e = (earlier if earlier is not None else Records()).tally()
+
+    def add(a: float | None, b: float | None) -> float | None:
+        return None if a is None or b is None else a + b
+
+    return {
+        "invocation": invocation, "requests": t.requests, "cached": t.cached, "new_requests": t.new_requests,
+        "failures": t.failed, "parse_failures": t.unparseable, "refused": t.refused,
+        "prompt_tokens": t.prompt_tokens, "completion_tokens": t.completion_tokens, "cost_usd": t.cost_usd,
+        "wall_s": t.wall_s,
+        "from_cache": {"requests": t.cached, "prompt_tokens": t.cached_prompt_tokens,
+                       "completion_tokens": t.cached_completion_tokens, "cost_usd": t.cached_cost_usd},
+        "earlier": {"invocations": n_earlier, "requests": e.new_requests, "prompt_tokens": e.prompt_tokens,
+                    "completion_tokens": e.completion_tokens, "cost_usd": e.cost_usd},
+        "cumulative": {"invocations": n_earlier + 1, "requests": e.new_requests + t.new_requests,
+                       "prompt_tokens": e.prompt_tokens + t.prompt_tokens,
+                       "completion_tokens": e.completion_tokens + t.completion_tokens,
+                       "cost_usd": add(e.cost_usd, t.cost_usd)},
+    }

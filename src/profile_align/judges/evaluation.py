@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..backends import Client, Request, Response
+from ..backends import Client, Request
 from ..data.model import Example, Output, Pair, Preference, Verdict
-from .common import JudgeResult, answer_row, answers_frame, input_key, is_echo, parsed_json
 from ..prompts import load_prompt
+from .common import JudgeResult, answer_row, answers_frame, is_echo, parsed_json
 from .wording import render_context, task_wording
 
 __all__ = ["EvaluationJudge", "COMBINE_RULES", "combine_verdicts", "parse_better", "verdict_from_position",
@@ -156,23 +156,21 @@ class EvaluationJudge:
             for order in orders:
                 first, second = (a, b) if order == "AB" else (b, a)
                 plan.append((p, order, self.request(exs[p.example_id], first, second)))
-        responses = self.client.run_all([x[2] for x in plan], desc=f"{self.name} ({len(pairs)} pairs x {len(orders)})")
+        responses = self.client.run_all([x[2] for x in plan], desc=f"{self.name} ({len(pairs)} pairs x {len(orders)})",
+                                        stage=STAGE)
         res = JudgeResult(self.name, "evaluation", self.model, "evaluation")
         rows: list[dict[str, Any]] = []
         labels: dict[str, dict[str, str | None]] = {}
         for (p, order, req), resp in zip(plan, responses):
             obj = parsed_json(self.client, resp)
             lab = parse_better(obj)
-            res.failures.request(STAGE, PROMPT_TYPE, resp, lab is not None)
-            if isinstance(resp, Response) and lab is None and not resp.parse_failure_counted:
-                resp.parse_failure_counted = True
-                self.client.accounting.record_parse_failure(resp.backend, resp.model, PROMPT_TYPE)
+            res.failures.add(self.client, resp, lab is not None)
             just = obj.get("justification") if isinstance(obj, dict) else None
             ctx = render_context(exs[p.example_id], self.task)
             instr = [m["content"].replace(ctx, "").replace(outs[p.a].text.strip(), "").replace(outs[p.b].text.strip(), "")
                      for m in req.messages]
-            rows.append(answer_row(STAGE, PROMPT_TYPE, self.model, p.id, input_key(req.messages), order, lab,
-                                   lab is not None, resp, is_echo(just if isinstance(just, str) else None, instr)))
+            rows.append(answer_row(STAGE, req, resp, item_id=p.id, variant=order, answer=lab, model=self.model,
+                                   echo=isinstance(just, str) and is_echo(just, instr)))
             labels.setdefault(p.id, {})[order] = lab
         n_skipped = 0
         n_single = 0

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..backends import Accounting, Backend, Cache, Client
+from ..backends import Accounting, Backend, Cache, CallLog, Client
+from ..backends.records import Records, usage_summary
 from ..data.dataset import Dataset
 from ..data.loaders import load_dataset
 from ..judges import EvaluationJudge, GenerationJudge, JudgeResult, RewardModelJudge, human_judge, make_scorer
@@ -107,7 +108,7 @@ class _Clients:
             backend: Backend | str = self.backends.get(model, model)
             self.clients[model] = Client(backend, cache=self.cache, concurrency=b.concurrency, timeout_s=b.timeout_s,
                                          max_retries=b.max_retries, accounting=self.accounting, progress=self.progress,
-                                         backend_options=options or None)
+                                         backend_options=options or None, model_label=model)
         return self.clients[model]
 
     def close(self) -> None:
@@ -163,6 +164,17 @@ def _score_rows(res: FactorScoreResult, kind: str, policy: str) -> pd.DataFrame:
     return df
 
 
+def _usage(accounting: Accounting, cache: Cache, invocations: list[str], threshold: float
+           ) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, int]], dict[str, float]]:
+    """usage.json, the manifest's usage (cumulative over this run directory's invocations), failure counts
+    per stage/prompt type and those over ``threshold`` — all derived from the call records."""
+    records = accounting.records()
+    earlier_ids = [i for i in invocations if i != accounting.calls.invocation]
+    earlier = cache.records(earlier_ids) if cache.enabled and earlier_ids else Records()
+    summary = usage_summary(records, earlier, invocation=accounting.calls.invocation, n_earlier=len(earlier_ids))
+    return accounting.to_dict(), summary, records.failure_counts(), records.over_threshold(threshold)
+
+
 def _nan(x: Any) -> float:
     return float("nan") if x is None else float(x)
 
@@ -186,7 +198,10 @@ def run(config_or_path: RunConfig | str | Path | dict[str, Any], out_dir: str | 
     chash = config_hash(cfg)
     old = rd.read_manifest()
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    calls = CallLog()  # this invocation: every model call of the run writes one record
+    invocations = [*(old.get("invocations") or []), calls.invocation]
     manifest: dict[str, Any] = {
+        "invocation": calls.invocation, "invocations": invocations,
         "profile_align_version": package_versions().get("profile-align", "?"),
         "created": old.get("created", now) if old.get("config_hash") == chash else now, "updated": now,
         "status": "partial", "config": cfg.model_dump(mode="json"), "config_hash": chash,
@@ -212,7 +227,7 @@ def run(config_or_path: RunConfig | str | Path | dict[str, Any], out_dir: str | 
 
     cache_mode = "off" if no_cache else ("refresh" if refresh else "use")
     cache = Cache(cfg.backend.cache or (rd / "cache.sqlite"), mode=cache_mode)
-    accounting = Accounting()
+    accounting = Accounting(calls=calls)
     clients = _Clients(cfg, cache, accounting, backends, progress)
     judges: list[JudgeResult] = [human_judge(ds)]
     try:
@@ -341,28 +356,10 @@ def run(config_or_path: RunConfig | str | Path | dict[str, Any], out_dir: str | 
             rd.write_table(f"tables/{name}", df)
         timings["stats"] = round(time.perf_counter() - t0, 3)
 
-        # -- usage, failures, manifest -------------------------------------------------------------
-        usage = accounting.to_dict()
-        rd.write_json("usage.json", usage)
-        failures: dict[str, dict[str, int]] = {}
-        for j in judges:
-            for k, v in j.failures.to_dict().items():
-                agg = failures.setdefault(k, {"requests": 0, "failed": 0, "parse_failed": 0})
-                for kk in agg:
-                    agg[kk] += v.get(kk, 0)
-        for pt, v in ffail.items():
-            failures[f"factors/{pt}"] = {kk: int(v.get(kk, 0)) for kk in ("requests", "failed", "parse_failed")} | \
-                {kk: int(v[kk]) for kk in ("items", "items_failed", "missing_values") if kk in v}
+        # -- usage, failures, manifest (all derived from the call records) -------------------------
         threshold = 0.0 if strict else cfg.max_failure_rate
-        over = {}
-        for k, v in failures.items():
-            n = v["requests"] + v.get("items", 0)
-            bad = v["failed"] + v["parse_failed"] + v.get("items_failed", 0)
-            if n and bad / n > threshold:
-                over[k] = bad / n
-        over.update({f"usage/{k}": r for k, r in accounting.over_threshold(threshold).items() if not any(
-            key.endswith(f"/{k}") for key in over)})
-        tot = usage["total"]
+        usage, usage_manifest, failures, over = _usage(accounting, cache, invocations, threshold)
+        rd.write_json("usage.json", usage)
         flags = _flags(judges)
         prev = rd.read_manifest()
         manifest.update({
@@ -378,11 +375,7 @@ def run(config_or_path: RunConfig | str | Path | dict[str, Any], out_dir: str | 
                         "missing": {n: int(table.values[n].isna().sum()) for n in scored if table.values[n].isna().any()},
                         "warnings": dict(table.warnings)},
             "judges": [j.manifest_entry() for j in judges],
-            "usage": {"requests": tot.get("requests", 0), "cached": tot.get("cached", 0),
-                      "failures": tot.get("failures", 0), "parse_failures": tot.get("parse_failures", 0),
-                      "prompt_tokens": tot.get("prompt_tokens", 0), "completion_tokens": tot.get("completion_tokens", 0),
-                      "cost_usd": tot.get("cost_usd"), "wall_s": tot.get("wall_s", 0.0),
-                      "new_requests": tot.get("requests", 0) - tot.get("cached", 0)},
+            "usage": usage_manifest,
             "failures": failures, "failure_threshold": threshold, "over_threshold": over,
             "flags": flags, "timings": {**timings, "total": round(time.perf_counter() - t_run, 3)},
         })
@@ -391,7 +384,8 @@ def run(config_or_path: RunConfig | str | Path | dict[str, Any], out_dir: str | 
         manifest.update(status="failed", error=f"{type(exc).__name__}: {exc}",
                         updated=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
         try:
-            rd.write_json("usage.json", accounting.to_dict())
+            usage, manifest["usage"], manifest["failures"], _ = _usage(accounting, cache, invocations, 1.0)
+            rd.write_json("usage.json", usage)
             rd.write_manifest({**rd.read_manifest(), **manifest})
         finally:
             clients.close()
@@ -413,7 +407,7 @@ def _diagnose_and_report(result: RunResult, *, strict: bool, quiet: bool, consol
     rd = result.run_dir
     try:
         rep = check_run(rd, strict=strict, max_failure_rate=result.config.max_failure_rate, console=console,
-                        quiet=quiet)
+                        quiet=quiet, records=result.accounting.records())
         result.strict_failed = []
     except RunFlagged as e:
         rep, result.strict_failed = e.report, list(e.reasons)
