@@ -38,6 +38,7 @@ def _join(stats: pd.DataFrame, calls: pd.DataFrame | None) -> pd.DataFrame:
     for c in _COUNT_COLS + ("n", "n_valid", "n_invalid", "n_truncated", "n_echo", "distinct_answers",
                             "distinct_inputs", "n_both_orders", "n_index"):
         out[c] = out[c].fillna(0).astype(int)
+    out["distribution"] = out["distribution"].map(lambda d: d if isinstance(d, dict) else {})
     return out
 
 
