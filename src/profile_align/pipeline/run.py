@@ -258,8 +258,10 @@ def run(config_or_path: RunConfig | str | Path | dict[str, Any], out_dir: str | 
             t0 = time.perf_counter()
             for rc in cfg.reward_models:
                 opts = dict(rc.options)
-                if rc.kind == "server":
+                if rc.kind == "server":  # through the run's Client: cached, retried, in the call records
                     opts["url"] = rc.url
+                    key = {"api_key": opts["api_key"]} if opts.get("api_key") else None
+                    opts["client"] = clients.get(f"rm-server:{rc.url}::{rc.model}", key)
                 rj = RewardModelJudge(make_scorer(rc.kind, rc.model, **opts), label=rc.name, tie_tol=rc.tie_tol)
                 judges.append(rj.run(ds.examples, ds.outputs, ds.pairs))
             timings["reward_models"] = round(time.perf_counter() - t0, 3)
