@@ -170,11 +170,15 @@ class Cache:
         if mode != "off":
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30.0, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes (kill -9)
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.executescript(_SCHEMA)
-            _migrate(conn)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes (kill -9)
+                conn.execute("PRAGMA busy_timeout=30000")
+                conn.executescript(_SCHEMA)
+                _migrate(conn)
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                raise ValueError(f"{self.path}: not a profile-align cache ({exc})") from exc
             self._conn = conn
             # a second connection for lookups: under WAL, reads never wait for the writer's transaction
             self._rconn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30.0,

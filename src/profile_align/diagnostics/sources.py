@@ -50,10 +50,5 @@ def read_records(cache_path: str | Path | None, invocations: Iterable[str] | Non
     Raises ValueError naming the file when it is not a profile-align cache."""
     if cache_path is None or not Path(cache_path).is_file():
         return Records()
-    import sqlite3
-
-    try:
-        with Cache(cache_path) as cache:
-            return cache.records(invocations)
-    except sqlite3.DatabaseError as exc:
-        raise ValueError(f"{cache_path}: not a profile-align cache ({exc})") from exc
+    with Cache(cache_path) as cache:
+        return cache.records(invocations)
