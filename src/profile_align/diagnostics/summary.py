@@ -268,7 +268,11 @@ def diagnose(
             invocations = run_invocations(rd.read_manifest())
             path = cache if cache is not None else find_cache(rd)
             records = read_records(path, invocations)
-            if path is None:
+            if path is not None and invocations and not records and len(answers):
+                notes.append(f"{path}: no call records of invocation {invocations[0]} (run with --no-cache?): "
+                             "failures are the answers' invalid rows")
+                records = None
+            elif path is None:
                 notes.append(f"{rd.path}: no cache file, so no call records: failures are the answers' invalid rows")
                 records = None
     stats = answer_stats(answers)
