@@ -176,8 +176,9 @@ class _Run:
 
     def answer_row(self, req: Any, resp: Response | RequestFailed, item_id: str, variant: str, answer: str | None,
                    valid: bool, echo: bool = False) -> None:
+        # the model string of the call records (Client.model), so diagnostics join answers and records exactly
         self.answers.append(answer_row("factors", req, resp, item_id=item_id, variant=variant, answer=answer,
-                                       valid=valid, model=self.model, echo=echo))
+                                       valid=valid, model=getattr(self.client, "model", self.model), echo=echo))
 
     def set_value(self, factor: str, key_of_output: dict[str, Any], results: dict[Any, tuple], extractor: str,
                   version: str, prompt_types: Sequence[str]) -> None:
@@ -313,7 +314,7 @@ def extract_factors(
                       "example_id": [o.example_id for o in dataset.outputs],
                       "text_hash": [text_hash(o.text) for o in dataset.outputs]}).set_index("output_id"))
     timings = {"rules": time.perf_counter() - t_start}
-    label = model or (client.model if client is not None else "none")
+    label = model or (f"{client.backend.name}:{client.backend.model_id}" if client is not None else "none")
     runner = _Run(dataset, facs, client, label, sink=sink, unieval=scorer, context_tokens=context_tokens,
                   fact_batch=fact_batch, fact_order_seed=fact_order_seed,
                   response_temperature=response_temperature, response_seed=response_seed, unieval_info=unieval_info)
