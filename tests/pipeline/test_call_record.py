@@ -22,7 +22,7 @@ CONFIG = {
     "name": "record",
     "dataset": {"source": "summeval"},
     "sample": {"examples": 2, "pairs_per_example": 2, "seed": 3},
-    "factors": {"names": ["length", "fluency", "coherence"]},
+    "factors": {"names": ["length", "fluency", "coherence"], "unieval": "proxy"},
     "judges": [{"model": "fakej", "name": "fk", "settings": ["evaluation"]}],
     "stats": {"n_boot": 20, "difference_boot": 20},
 }
@@ -139,3 +139,47 @@ def test_resumed_run_shows_cumulative_usage_and_what_came_from_the_cache(tmp_pat
     assert per_inv.loc[m1["invocation"]].tolist() == [n_before_kill, 0]
     assert per_inv.loc[m2["invocation"]].tolist() == [n_total, n_before_kill]
     assert isinstance(frame, pd.DataFrame)
+
+
+def test_reward_server_scores_are_call_records_and_resume_from_the_cache(tmp_path):
+    """The reward-model server judge goes through the run's Client: its calls are in the records (usage,
+    failures) and a rerun pays for no score again."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.extend(body["input"])
+            out = json.dumps({"data": [{"index": 0, "data": [float(len(body["input"][0].split()))]}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, *a):
+            pass
+
+    srv = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{srv.server_address[1]}/pooling"
+    cfg = {**CONFIG, "judges": [], "factors": {"names": ["length"]},
+           "reward_models": [{"name": "wc", "kind": "server", "model": "rm-test", "url": url}]}
+    try:
+        res = run(cfg, tmp_path / "r", progress=False, print_summary=False)
+        outs = res.dataset.output_map()
+        n_texts = len({(outs[o].example_id, outs[o].text) for p in res.dataset.pairs for o in (p.a, p.b)})
+        assert len(seen) == n_texts
+        m = res.manifest
+        assert m["failures"] == {"reward_model/reward": {"requests": n_texts, "failed": 0, "parse_failed": 0}}
+        assert m["usage"]["requests"] == m["usage"]["new_requests"] == n_texts
+        rm = next(j for j in m["judges"] if j["name"] == "rm:wc")
+        assert rm["n_requests"] == n_texts and rm["n_failed"] == 0 and rm["n_pairs"] == len(res.dataset.pairs)
+        res2 = run(cfg, tmp_path / "r", progress=False, print_summary=False)
+        assert len(seen) == n_texts  # resumed: every score came from the cache
+        assert res2.manifest["usage"]["cached"] == n_texts and res2.manifest["usage"]["new_requests"] == 0
+        assert [p.verdict for p in res2.judges[-1].preferences] == [p.verdict for p in res.judges[-1].preferences]
+    finally:
+        srv.shutdown()
