@@ -386,8 +386,11 @@ def run(config_or_path: RunConfig | str | Path | dict[str, Any], out_dir: str | 
         manifest.update(status="failed", error=f"{type(exc).__name__}: {exc}",
                         updated=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
         try:
-            usage, manifest["usage"], manifest["failures"], _ = _usage(accounting, cache, invocations, 1.0)
-            rd.write_json("usage.json", usage)
+            try:  # what the killed invocation paid, so a resume can show it (never hides the error itself)
+                usage, manifest["usage"], manifest["failures"], _ = _usage(accounting, cache, invocations, 1.0)
+                rd.write_json("usage.json", usage)
+            except Exception as usage_exc:  # noqa: BLE001
+                manifest["usage_error"] = f"{type(usage_exc).__name__}: {usage_exc}"
             rd.write_manifest({**rd.read_manifest(), **manifest})
         finally:
             clients.close()
