@@ -59,6 +59,12 @@ async def test_mark_unparseable_is_the_one_parse_failure_api(tmp_path):
         assert not hasattr(plain, "parse_failure_counted")
     t = c.records().tally()
     assert (t.requests, t.unparseable, t.n_bad) == (3, 2, 2)
+    # the caller is the authority: an answer it read although no JSON could be extracted is ok again
+    c.mark_usable(unreadable, True)
+    assert c.records().tally().unparseable == 1
+    with pytest.raises(ValueError, match="not 'failed'"):
+        c.calls.mark(good.call_id, "failed")
+    c.mark_usable(unreadable, False)
     with Cache(path) as cache:  # persisted: a later reader sees the same statuses
         assert sorted(r.status for r in cache.records()) == ["ok", "unparseable", "unparseable"]
 

@@ -179,8 +179,14 @@ class Client:
         failed call stays failed). The one way parse failures are counted."""
         self.mark(response, "unparseable")
 
+    def mark_usable(self, response: Response | RequestFailed | None, usable: bool) -> None:
+        """The caller's verdict on an answer: ``usable=False`` is :meth:`mark_unparseable`; ``True`` clears an
+        ``unparseable`` status the client set because no JSON could be extracted but the caller read the
+        text anyway. The caller decides what counts as a parse failure."""
+        self.mark(response, "ok" if usable else "unparseable")
+
     def mark(self, response: Response | RequestFailed | None, status: str) -> None:
-        """Set the status of an answer's call record (``unparseable`` or ``refused``)."""
+        """Set the status of an answer's call record (``ok``, ``unparseable`` or ``refused``)."""
         call_id = getattr(response, "call_id", "")
         if call_id:
             self.calls.mark(call_id, status)
@@ -339,10 +345,12 @@ class Client:
         """Validate a response against a pydantic model; a failure is counted (per prompt type), never guessed."""
         source = response.parsed if response.parsed is not None else response.text
         try:
-            return parse_model(source, model)
+            value = parse_model(source, model)
         except ParseError:
             self.mark_unparseable(response)
             return None
+        self.mark_usable(response, True)
+        return value
 
     async def map_structured(self, requests: Sequence[Request], model: type[M], desc: str = "LLM requests",
                              stage: str | None = None) -> list[M | RequestFailed | ParseError]:

@@ -251,12 +251,15 @@ class CallLog:
                 self._store_of[record.call_id] = store
 
     def mark(self, call_id: str, status: str) -> bool:
-        """Set a record's status (ok -> unparseable or refused; a failed call stays failed). True if changed."""
-        if status not in STATUSES:
-            raise ValueError(f"call status must be one of {STATUSES}, not {status!r}")
+        """Set a record's status: ``unparseable`` or ``refused`` (from ok), or back to ``ok`` from
+        ``unparseable`` (the caller read an answer the client's JSON parse could not). A failed call stays
+        failed. True if the status changed."""
+        if status not in STATUSES or status == "failed":
+            raise ValueError(f"a call can be marked ok, unparseable or refused, not {status!r}")
         with self._lock:
             rec = self._records.get(call_id)
-            if rec is None or rec.status == status or rec.status == "failed":
+            if rec is None or rec.status == status or rec.status == "failed" or (
+                    status == "ok" and rec.status != "unparseable"):
                 return False
             self._records[call_id] = dataclasses.replace(rec, status=status)
             store = self._store_of.get(call_id)

@@ -164,8 +164,7 @@ class _Run:
         on the call record, through ``Client.mark_unparseable``: the one place parse failures are counted)."""
         if resp.call_id:
             self.call_ids.append(resp.call_id)
-        if not usable:
-            self.client.mark_unparseable(resp)
+        self.client.mark_usable(resp, usable)
 
     def failure_counts(self) -> dict[str, dict[str, int]]:
         """Per prompt type, from the call records of this extraction (see :func:`_failure_row`)."""

@@ -29,9 +29,8 @@ class JudgeCalls:
         self._logs: list[CallLog] = []
 
     def add(self, client: Client, resp: Response | RequestFailed, usable: bool) -> None:
-        """Tie one call to the judge; ``usable=False`` marks an answer the judge could not read."""
-        if not usable:
-            client.mark_unparseable(resp)
+        """Tie one call to the judge; ``usable`` is the judge's verdict on the answer (False: unparseable)."""
+        client.mark_usable(resp, usable)
         if isinstance(resp, RequestFailed):
             pt = resp.request.prompt_type if resp.request is not None else "?"
             self.reasons[f"{pt}: request failed ({resp.error_type or 'error'})"] += 1
