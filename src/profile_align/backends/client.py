@@ -171,8 +171,8 @@ class Client:
                            cached: bool) -> None:
         """Write the record of a call the backend did not answer (cache hit, shared answer, shared failure)."""
         rec = self._record(request, key, stage, result, cached)
-        await self.cache.aput_record(rec, result.text if isinstance(result, Response) else None)
         self._keep(rec, result)
+        await self.cache.aput_record(rec, result.text if isinstance(result, Response) else None)
 
     def mark_unparseable(self, response: Response | RequestFailed | None) -> None:
         """The caller could not use this answer: its call record becomes ``unparseable`` (idempotent; a
@@ -274,15 +274,15 @@ class Client:
                     failure = RequestFailed(str(exc) or type(exc).__name__, request=request, key=key,
                                             attempts=counter[0], error_type=type(exc).__name__)
                     rec = self._record(request, key, stage, failure, cached=False)
-                    await self.cache.aput_failure(key, payload, request, failure, backend_name, model, rec)
                     self._keep(rec, failure)
+                    await self.cache.aput_failure(key, payload, request, failure, backend_name, model, rec)
                     fut.set_exception(failure)
                     fut.exception()  # mark retrieved
                     raise failure from exc
             resp = self._finish(request, resp)
             rec = self._record(request, key, stage, resp, cached=False)
+            self._keep(rec, resp)  # in memory first: an answer paid for is counted even if the run dies now
             await self.cache.aput(key, payload, request, resp, counter[0], rec)  # committed before anyone sees it
-            self._keep(rec, resp)
             fut.set_result(resp)
             return resp
         finally:

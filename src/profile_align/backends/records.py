@@ -236,7 +236,6 @@ class CallLog:
     def __init__(self, invocation: str | None = None) -> None:
         self.invocation = invocation or new_invocation_id()
         self._records: dict[str, CallRecord] = {}
-        self._stores: dict[int, Any] = {}
         self._store_of: dict[str, Any] = {}
         self._lock = threading.Lock()
 
