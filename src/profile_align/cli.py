@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .cli_options import CacheOpt, ModelOpt, NoCacheOpt, OutOpt, RefreshOpt
+
 __all__ = ["app", "main"]
 
 app = typer.Typer(
@@ -136,19 +138,18 @@ def factors(
     fmt: FormatOpt = None, task: TaskOpt = None, domain: DomainOpt = None, aspect: AspectOpt = "mean",
     map: MapOpt = None, skip_invalid: SkipOpt = False, limit: LimitOpt = None, sample: SampleOpt = None,
     seed: SeedOpt = 0, select: SelectOpt = None, label_map: LabelMapOpt = None,
-    model: Annotated[Optional[str], typer.Option("--model", help="Model for the LLM-extracted factors: local (embedded Qwen2.5-Coder-1.5B), openai-compat:http://HOST:PORT/v1::MODEL, ollama:MODEL, openai:MODEL ... (see `profile-align backends list`). Without it only rule-based factors are computed.")] = None,
-    cache: Annotated[Optional[Path], typer.Option("--cache", help="SQLite answer cache (default: <run-dir>/cache.sqlite, else the user cache).")] = None,
-    refresh: Annotated[bool, typer.Option("--refresh", help="Ignore cached answers and overwrite them.")] = False,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the answer cache.")] = False,
+    model: ModelOpt = None, cache: CacheOpt = None, refresh: RefreshOpt = False, no_cache: NoCacheOpt = False,
     concurrency: Annotated[int, typer.Option("--concurrency", help="LLM requests in flight (the in-process model serves one at a time).")] = 4,
-    run_dir: Annotated[Optional[Path], typer.Option("--run-dir", "--out-dir", help="Run directory: factors.parquet, factor_details.parquet, answers.parquet and the cache, written as stages finish (rerun resumes).")] = None,
+    run_dir: OutOpt = None,
     unieval: Annotated[Optional[str], typer.Option("--unieval", help="Real UniEval for fluency/coherence (MingZhong/unieval-sum or a local path; `unieval` extra). Default: UniEval's protocol on --model (a proxy).")] = None,
     max_failure_rate: Annotated[float, typer.Option("--max-failure-rate", help="Exit with code 3 when the share of failed or unparseable LLM answers is above this.")] = 0.05,
 ) -> None:
     """Compute factor values for every output text (once per distinct text) and write a factor table.
 
     Rule-based factors (length, novel words) need no model; the others (atomic facts, fact-level and
-    response-level LLM factors, UniEval-protocol fluency/coherence) need --model.
+    response-level LLM factors, UniEval-protocol fluency/coherence) need --model: without it only the
+    rule-based factors are computed. With --out, factors.parquet, factor_details.parquet, answers.parquet
+    and the cache are written there as stages finish (rerun resumes).
     """
     from .factors.cli import build_client, print_extraction
     from .factors.engine import extract_factors

@@ -35,14 +35,30 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .data.dataset import Dataset
 
-__all__ = ["RunDir", "config_hash", "package_versions", "judge_file_name", "ANSWER_COLUMNS", "file_mode",
-           "atomic_write_bytes",
-           "SKIPPED_ROWS"]
+__all__ = ["RunDir", "RunManifest", "JudgeEntry", "config_hash", "package_versions", "judge_file_name",
+           "ANSWER_COLUMNS", "CACHE_FILE", "TABLES", "file_mode", "atomic_write_bytes", "SKIPPED_ROWS"]
 
 SKIPPED_ROWS = "skipped_rows.csv"  # every input row skipped by skip_invalid: file, line, field, reason
+
+#: The LLM answer cache of a run when the config names none (``backend.cache``).
+CACHE_FILE = "cache.sqlite"
+
+#: Every table a run directory may hold, by role (``RunDir.read_table(TABLES["alignment"])``). Writers and
+#: readers use these names, so a reader never looks for a table nobody writes.
+TABLES = {
+    "factor_scores": "tables/factor_scores",
+    "alignment": "tables/alignment",
+    "differences": "tables/differences",
+    "evaluator_bias": "tables/evaluator_bias",
+    "rewards": "tables/rewards",
+    "factor_validation": "tables/factor_validation",
+    "factor_details": "factor_details",
+    "answers": "answers",
+}
 
 # Columns of answers.parquet (one row per LLM answer that a stage used).
 ANSWER_COLUMNS = (
@@ -125,6 +141,93 @@ def judge_file_name(judge: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "__", judge).strip("_") or "judge"
 
 
+class JudgeEntry(BaseModel):
+    """One judge of a run as the manifest lists it (``manifest.json["judges"]``); judge-specific statistics
+    (position bias, generation variant, ...) are kept as extra fields."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    kind: str  # a JudgeKind value: human | generation | evaluation | reward_model ("rm" is read as reward_model)
+    model: str | None = None
+    policy: str | None = None
+    setting: str | None = None  # evaluation | generation (a reward model can judge in both)
+    label: str | None = None  # the config's name for the judge (``<label>:evaluation``)
+    n_pairs: int | None = None
+    n_failed: int | None = None
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, v: Any) -> str:
+        from .judges.base import JudgeKind
+
+        try:
+            return JudgeKind.parse(v).value
+        except ValueError:
+            return str(v)  # improvement, or a kind of a newer version: kept as written
+
+    def stat(self, key: str, default: Any = None) -> Any:
+        return (self.model_extra or {}).get(key, default)
+
+
+class RunManifest(BaseModel):
+    """The typed view of ``manifest.json`` that every reader uses (report, experiments, diagnostics).
+
+    Older manifests without ``cache_path`` / ``factors.model`` are read with the same rules the run used
+    to apply (``backend.cache`` of the config, else ``cache.sqlite``; the first judge's model)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: str | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
+    config_hash: str | None = None
+    dataset: dict[str, Any] = Field(default_factory=dict)
+    factors: dict[str, Any] = Field(default_factory=dict)
+    judges: list[JudgeEntry] = Field(default_factory=list)
+    cache_path: str | None = None
+    experiments: list[str] = Field(default_factory=list)
+
+    def run_config(self) -> Any:
+        """The run's :class:`~profile_align.pipeline.config.RunConfig` (None when the manifest's config is
+        not a valid one, e.g. hand-written test fixtures)."""
+        from pydantic import ValidationError
+
+        from .pipeline.config import RunConfig  # lazy: the pipeline sits above the run directory
+
+        try:
+            return RunConfig.model_validate(self.config)
+        except ValidationError:
+            return None
+
+    @property
+    def factor_model(self) -> str | None:
+        """The model string for the run's LLM-extracted factors (as recorded; older manifests: the
+        config's rule, :attr:`RunConfig.factor_model`)."""
+        if "model" in self.factors:
+            return self.factors["model"]
+        cfg = self.run_config()
+        return cfg.factor_model if cfg is not None else None
+
+    @property
+    def sampling(self) -> dict[str, Any]:
+        """temperature, top_p, seed the run's judges used by default (the config's ``backend``)."""
+        from .pipeline.config import BackendConfig
+
+        b = BackendConfig.model_validate({k: v for k, v in (self.config.get("backend") or {}).items()
+                                          if k in BackendConfig.model_fields})
+        return {"temperature": b.temperature, "top_p": b.top_p, "seed": b.seed}
+
+    def judges_of(self, kind: str) -> list[JudgeEntry]:
+        return [j for j in self.judges if j.kind == kind]
+
+    def model_of(self, judge: str) -> str | None:
+        """The model string of a judge (by full name or config label)."""
+        for j in self.judges:
+            if judge in (j.name, j.label):
+                return j.model
+        return None
+
+
 class RunDir:
     """Read and write the files of a run directory."""
 
@@ -153,6 +256,32 @@ class RunDir:
         if not self.manifest_path.exists():
             return {}
         return json.loads(self.manifest_path.read_text())
+
+    def manifest(self) -> RunManifest:
+        """The typed manifest (an empty one when the run has none yet)."""
+        raw = self.read_manifest()
+        raw["judges"] = [j for j in raw.get("judges") or [] if isinstance(j, dict) and "name" in j]
+        m = RunManifest.model_validate(raw)
+        exp = self.path / "experiments"
+        found = sorted(p.name for p in exp.iterdir() if p.is_dir()) if exp.is_dir() else []
+        m.experiments = list(dict.fromkeys([*m.experiments, *found]))
+        return m
+
+    @property
+    def cache_path(self) -> Path:
+        """The run's LLM answer cache — the one rule every reader and writer uses (the file may not exist
+        yet): the manifest's ``cache_path`` (absolute, or relative to the run directory); for a manifest
+        without one, the config's ``backend.cache`` (as given, else relative to the run directory); else
+        ``<run>/cache.sqlite``."""
+        raw = self.read_manifest()
+        if raw.get("cache_path"):
+            p = Path(raw["cache_path"])
+            return p if p.is_absolute() else self.path / p
+        named = ((raw.get("config") or {}).get("backend") or {}).get("cache")
+        if named:
+            p = Path(named)
+            return p if (p.is_absolute() or p.exists() or not (self.path / p).exists()) else self.path / p
+        return self.path / CACHE_FILE
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         self.write_json("manifest.json", manifest)

@@ -4,7 +4,8 @@ Shipped SummEval (4 documents) + rule factors + fake LLM-factor columns (fixed R
 judges: ``fake:evaluation`` prefers the longer text (a tie when the lengths differ by <= 3 words) on the
 human's pairs, and ``fake:generation`` writes 5 "graded" outputs per document (the first k sentences of
 the article for target score k; higher score preferred). Factor scores, alignment, agreement, differences,
-evaluator bias, usage, diagnostics, a validation table and two experiment folders are written with
+evaluator bias come from the pipeline's table assembly (:func:`profile_align.pipeline.analyse.assemble_tables`);
+usage, diagnostics, a validation table and two experiment folders are written with
 :class:`profile_align.rundir.RunDir` following docs/run-directory.md.
 
 ``python tests/report/fixture_run.py OUT_DIR [--xss] [--minimal]`` writes one to OUT_DIR.
@@ -23,7 +24,10 @@ import pandas as pd
 
 import profile_align as pa
 from profile_align.data.model import Output, Pair, Preference, Verdict
-from profile_align.rundir import ANSWER_COLUMNS, RunDir, config_hash
+from profile_align.judges import JudgeKind, JudgeResult
+from profile_align.pipeline.analyse import assemble_tables, score_judges
+from profile_align.pipeline.config import StatsConfig
+from profile_align.rundir import ANSWER_COLUMNS, TABLES, RunDir, config_hash
 
 __all__ = ["build_fixture_run", "XSS_SCRIPT", "XSS_IMG"]
 
@@ -78,14 +82,6 @@ def _fake_llm_columns(table: pa.FactorTable, seed: int) -> None:
         table.provenance[name] = {"extractor": f.extractor, "version": "fake-1"}
 
 
-def _scores_long(res: pa.FactorScoreResult, kind: str, policy: str) -> pd.DataFrame:
-    df = res.to_frame()
-    df.insert(0, "kind", kind)
-    df.insert(0, "judge", res.judge)
-    df["policy"] = policy
-    return df
-
-
 def build_fixture_run(path: str | Path, *, xss: bool = False, minimal: bool = False, n_examples: int = 4,
                       seed: int = 0) -> Path:
     """Write a run directory to ``path``. ``xss`` puts script/img payloads into texts, model names and
@@ -128,40 +124,24 @@ def build_fixture_run(path: str | Path, *, xss: bool = False, minimal: bool = Fa
     rd.write_factors(table)
     factors = list(pa.taxonomy.TASK_FACTORS["summarization"])
 
-    human = pa.factor_scores(ds, table, judge="human", factors=factors, n_boot=N_BOOT, seed=seed)
-    rd.write_scores(human)
-    long = [_scores_long(human, "human", "human")]
+    # the tables come from the pipeline's own table assembly, as in a real run
+    results = [JudgeResult("human", JudgeKind.HUMAN, None, "human", preferences=ds.preferences_of("human"))]
     if not minimal:
-        ev = pa.factor_scores(ds, table, judge=EVAL, factors=factors, n_boot=N_BOOT, seed=seed)
-        gen = pa.factor_scores(ds, table, judge=GEN, factors=factors, n_boot=N_BOOT, seed=seed)
-        for r, kind in ((ev, "evaluation"), (gen, "generation")):
-            rd.write_scores(r)
-            long.append(_scores_long(r, kind, kind))
-        agr = pa.agreement(ds, "human", EVAL)
-        rows = []
-        for r, kind in ((ev, "evaluation"), (gen, "generation")):
-            al = pa.align(human, r)
-            row = {"judge": r.judge, "kind": kind, "model": model, "kendall_tau": al.kendall_tau,
-                   "kendall_p": al.kendall_p, "spearman_rho": al.spearman_rho, "spearman_p": al.spearman_p,
-                   "pearson_r": al.pearson_r, "pearson_p": al.pearson_p, "n_factors": al.n_factors,
-                   "agreement": np.nan, "agreement_ci_low": np.nan, "agreement_ci_high": np.nan,
-                   "n_agreement_pairs": 0}
-            if kind == "evaluation":
-                row.update(agreement=agr.agreement, agreement_ci_low=agr.ci_low, agreement_ci_high=agr.ci_high,
-                           n_agreement_pairs=agr.n)
-            rows.append(row)
-        rd.write_table("tables/alignment", pd.DataFrame(rows))
-        diffs = []
-        for r in (ev, gen):
-            d = pa.compare_judges(r, human, n_boot=N_BOOT, seed=seed).to_frame()  # diff = judge - human
-            diffs.append(pd.DataFrame({
-                "judge": r.judge, "factor": d["factor"], "score_human": d["score_b"], "score_judge": d["score_a"],
-                "diff": d["diff"], "ci_low": d["ci_low"], "ci_high": d["ci_high"], "p_value": d["p_value"],
-                "p_holm": d["p_holm"], "significant": d["significant_holm"]}))
-        rd.write_table("tables/differences", pd.concat(diffs, ignore_index=True))
-        rd.write_table("tables/evaluator_bias", pd.DataFrame([{
-            "judge": EVAL, "model": model, "n_pairs": len(prefs), "first_position_win_rate": 0.62,
-            "flip_rate": 0.21, "tie_rate": float(np.mean([p.verdict == 0 for p in prefs])), "n_invalid": 2}]))
+        results += [
+            JudgeResult(EVAL, JudgeKind.EVALUATION, model, "evaluation", preferences=prefs,
+                        stats={"both_orders": True, "combine": "tie", "first_position_win_rate": 0.62,
+                               "flip_rate": 0.21, "n_invalid": 2,
+                               "tie_rate": float(np.mean([p.verdict == 0 for p in prefs]))}),
+            JudgeResult(GEN, JudgeKind.GENERATION, model, "generation", preferences=g_prefs)]
+    st = StatsConfig(n_boot=N_BOOT, difference_boot=N_BOOT, seed=seed)
+    scores = score_judges(ds, table, results, factors, st)
+    for r in scores.values():
+        rd.write_scores(r)
+    for name, df in assemble_tables(ds, table, results, st, factors=factors, scores=scores).items():
+        if minimal and name != "factor_scores":
+            continue
+        rd.write_table(TABLES[name], df)
+    if not minimal:
         answers = pd.DataFrame([{
             "stage": "evaluation", "prompt_type": "pairwise_eval", "model": model, "item_id": p.pair_id,
             "input_key": p.pair_id, "variant": "AB", "answer": {1: "1", -1: "2", 0: "tie"}[int(p.verdict)],
@@ -204,8 +184,6 @@ def build_fixture_run(path: str | Path, *, xss: bool = False, minimal: bool = Fa
         rd.write_json("experiments/paradox/summary.json", {
             "model": model, "n_questions": 150, "generation_accuracy": 0.41, "evaluation_accuracy": 0.33,
             "unfaithful_evaluation": 0.27})
-    rd.write_table("tables/factor_scores", pd.concat(long, ignore_index=True))
-
     cfg = {"dataset": {"source": "summeval", "sample": n_examples}, "judges": [j["name"] for j in judges],
            "seed": seed}
     prov = {f: table.provenance.get(f, {}).get("extractor", "?") for f in table.factor_names}

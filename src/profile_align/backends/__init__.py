@@ -3,8 +3,8 @@ cache (resume), bounded concurrency, retries, structured output, logprob scoring
 
 Typical use::
 
-    from profile_align.backends import Client, Request
-    client = Client("local", cache="run/llm-cache.sqlite3", concurrency=1)
+    from profile_align.backends import Request, make_client
+    client = make_client("local", run_dir="run", concurrency=1)  # the one client factory
     responses = client.run_all([Request.from_prompt("...", json_schema=schema, prompt_type="atomic_facts")])
 """
 
@@ -22,7 +22,8 @@ from .base import (
 )
 from .cache import Cache, cache_dir, cache_key, default_cache_path
 from .check import check_backend
-from .client import Client, make_client
+from .client import Client
+from .factory import cache_mode_of, make_client, resolve_cache_path
 from .logprobs import yes_probability, yes_probability_from_response
 from .records import CallLog, CallRecord, Records, Tally, new_invocation_id
 from .parsing import ParseError, extract_json, parse_model, schema_errors
@@ -50,6 +51,7 @@ __all__ = [
     "Usage",
     "cache_dir",
     "cache_key",
+    "cache_mode_of",
     "check_backend",
     "default_cache_path",
     "extract_json",
@@ -58,6 +60,7 @@ __all__ = [
     "parse_model",
     "register",
     "registered_prefixes",
+    "resolve_cache_path",
     "schema_errors",
     "split_model_string",
     "yes_probability",

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from .base import Request, RequestFailed
-from .client import Client
+from .factory import make_client
 from .parsing import schema_errors
 
 __all__ = ["CHECK_SCHEMA", "check_request", "check_backend"]
@@ -33,7 +33,7 @@ def check_request() -> Request:
 def check_backend(model_string: str, *, cache_mode: str = "off", timeout_s: float = 600.0,
                   **backend_options: Any) -> dict[str, Any]:
     """One structured request through ``model_string``; never raises for a failed request (see ``ok``)."""
-    client = Client(model_string, cache_mode=cache_mode, max_retries=1, timeout_s=timeout_s, progress=False,
+    client = make_client(model_string, cache_mode=cache_mode, max_retries=1, timeout_s=timeout_s, progress=False,
                     backend_options=backend_options)
     t0 = time.perf_counter()
     result: dict[str, Any] = {"model_string": model_string, "backend": client.backend.name,

@@ -6,21 +6,17 @@ import json
 
 import typer
 
+from ..cli_options import ModelOpt, model_or_default
 from .check import check_backend
 from .registry import registered_prefixes
 
 app = typer.Typer(help="LLM backends: check a model string, list backends.", no_args_is_help=True)
 
-_MODEL_HELP = (
-    "Model string: local (default embedded Qwen2.5-Coder-1.5B), smollm2, llamacpp:/path/model.gguf, "
-    "openai:gpt-4o-mini, openai-compat:http://HOST:PORT/v1::MODEL (model may contain / and :), "
-    "openai-compat:MODEL (server from OPENAI_BASE_URL), ollama:MODEL, openrouter:VENDOR/MODEL, fake:json."
-)
 
 
 @app.command("check")
 def check(
-    model: str = typer.Option("local", "--model", "-m", help=_MODEL_HELP),
+    model: ModelOpt = None,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     timeout: float = typer.Option(600.0, help="Seconds to wait for the answer."),
 ) -> None:
@@ -28,6 +24,7 @@ def check(
     from rich.console import Console
     from rich.table import Table
 
+    model = model_or_default(model)
     result = check_backend(model, timeout_s=timeout)
     if as_json:
         typer.echo(json.dumps(result, indent=2, default=str))

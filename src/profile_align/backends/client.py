@@ -32,7 +32,7 @@ from .records import CallLog, CallRecord, Records, input_key
 from .ratelimit import RateLimiter
 from .registry import get_backend
 
-__all__ = ["Client", "make_client"]
+__all__ = ["Client"]
 
 M = TypeVar("M", bound=BaseModel)
 _timeout = getattr(asyncio, "timeout", None)  # Python >= 3.11
@@ -414,7 +414,3 @@ def _run_sync(make_coro: Callable[[], Any]) -> Any:
         raise box["error"]
     return box["value"]
 
-
-def make_client(model: str = "local", **options: Any) -> Client:
-    """``Client(get_backend(model), **options)``; backend options go in ``backend_options``."""
-    return Client(model, **options)

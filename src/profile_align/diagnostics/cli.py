@@ -9,11 +9,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..cli_options import CacheOpt, ModelOpt, ModelsOpt, model_or_default
+
 __all__ = ["register"]
 
-_MODEL_HELP = ("Model string: local (embedded Qwen2.5-Coder-1.5B), smollm2, llamacpp:/path/model.gguf, "
-               "openai-compat:http://HOST:PORT/v1::MODEL, ollama:MODEL, openai:MODEL, openrouter:VENDOR/MODEL, "
-               "fake:json ...")
 
 
 def _console(stderr: bool = False):
@@ -24,13 +23,12 @@ def _console(stderr: bool = False):
 
 
 def probe(
-    model: Annotated[str, typer.Option("--model", "-m", help=_MODEL_HELP)] = "local",
+    model: ModelOpt = None,
     task: Annotated[Optional[list[str]], typer.Option(
         "--task", help="Only these tasks (repeatable): support, pairwise, facts.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result (summary and every call) as JSON.")] = False,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Also write the result as JSON here.")] = None,
-    cache: Annotated[Optional[Path], typer.Option(
-        "--cache", help="Keep the answers in this SQLite cache (default: no cache, the model is asked afresh).")] = None,
+    cache: CacheOpt = None,
     fail_under: Annotated[Optional[float], typer.Option(
         "--fail-under", help="Exit 1 when the overall accuracy is below this share (0-1).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for one answer.")] = 600.0,
@@ -38,11 +36,12 @@ def probe(
     """Ask a model a short battery with known answers (supported vs unsupported statements, a better vs worse
     summary in both orders, an atomic-fact split) and report accuracy, position consistency and JSON validity.
 
-    Takes a minute or two on the embedded model. Run it before spending hours on a model.
+    Takes a minute or two on the embedded model. Run it before spending hours on a model. Answers are kept
+    only with --cache (default: no cache, the model is asked afresh).
     """
     from .probe import run_probe
 
-    result = run_probe(model, tasks=task, cache=str(cache) if cache else None,
+    result = run_probe(model_or_default(model), tasks=task, cache=str(cache) if cache else None,
                        cache_mode="use" if cache else "off", progress=not as_json, timeout_s=timeout)
     payload = result.to_dict()
     if output:
@@ -69,15 +68,15 @@ def probe(
 
 
 def doctor(
-    model: Annotated[Optional[list[str]], typer.Option(
-        "--model", "-m", help="Also check this model string's server (repeatable). " + _MODEL_HELP)] = None,
+    model: ModelsOpt = None,
     quick: Annotated[bool, typer.Option(
         "--quick", help="Skip the SHA-256 of the local model (1.1 GB); trust the marker written when it was verified.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for a server.")] = 5.0,
 ) -> None:
     """Check the environment: versions, llama.cpp, the local model (present, checksum), the cache directory
-    (writable), and the servers of the models given with --model. Exit 1 when a check fails."""
+    (writable), and the servers of the models given with --model (repeatable; default: none).
+    Exit 1 when a check fails."""
     from .doctor import checks_table, run_doctor
 
     checks = run_doctor(model or (), verify_checksum=not quick, timeout_s=timeout)

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..backends import Client, Request, RequestFailed, Response
+from ..backends import Client, Request, RequestFailed, Response, make_client
 from ..backends.parsing import schema_errors
 from ..prompts import Prompt, load_prompt
 from .answers import answer_row
@@ -251,7 +251,7 @@ def run_probe(
     if unknown:
         raise ValueError(f"unknown probe task(s) {unknown}; known: {', '.join(PROBE_TASKS)}")
     own = not isinstance(model, Client)
-    client = Client(model, cache=cache, cache_mode=cache_mode,
+    client = make_client(model, cache=cache, cache_mode=cache_mode,
                     max_retries=1, timeout_s=timeout_s, progress=progress) if own else model
     model_name = model if isinstance(model, str) else f"{client.backend.name}:{client.backend.model_id}"
     items = probe_items()

@@ -21,7 +21,6 @@ from .sources import CALL_COLUMNS, call_stats, read_records, run_invocations
 __all__ = ["DiagnosticsReport", "RunFlagged", "diagnose", "check_run", "find_cache", "STRICT_EXIT_CODE"]
 
 STRICT_EXIT_CODE = 3
-_CACHE_NAME = "cache.sqlite"  # where run() and `factors --run-dir` keep the cache unless backend.cache names one
 _COUNT_COLS = tuple(c for c in CALL_COLUMNS if c not in ("prompt_type", "model"))
 
 
@@ -79,20 +78,9 @@ def _combine(df: pd.DataFrame, from_records: bool) -> pd.DataFrame:
 
 
 def find_cache(run_dir: RunDir) -> Path | None:
-    """The run's SQLite cache (its call records): the config's ``backend.cache`` (or ``cache``) if it names an
-    existing file (relative to the run directory or the working directory), else ``cache.sqlite`` in it."""
-    cfg = run_dir.read_manifest().get("config") or {}
-    named = []
-    if isinstance(cfg, Mapping):
-        backend = cfg.get("backend")
-        named = [backend.get("cache") if isinstance(backend, Mapping) else None, cfg.get("cache")]
-    for n in named:
-        if isinstance(n, str) and n:
-            for p in (Path(n), run_dir.path / n):
-                if p.is_file():
-                    return p
-    path = run_dir.path / _CACHE_NAME
-    return path if path.is_file() else None
+    """The run's SQLite cache (:attr:`RunDir.cache_path`, the one rule) when the file exists."""
+    p = run_dir.cache_path
+    return p if p.is_file() else None
 
 
 @dataclass

@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
+from ..cli_options import ModelOpt, OutOpt, model_or_default
+
 __all__ = ["register"]
 
 
@@ -18,8 +20,8 @@ def _console():
 
 
 def paradox(
-    model: Annotated[str, typer.Option("--model", help="Model string (see `profile-align backends list`).")] = "local",
-    run_dir: Annotated[Path, typer.Option("--run-dir", help="Run directory to write experiments/paradox/ into (created if missing).")] = Path("runs/paradox"),
+    model: ModelOpt = None,
+    run_dir: OutOpt = None,
     data: Annotated[Optional[Path], typer.Option("--data", help="JSONL with id, question, answers (default: the shipped 150 TriviaQA questions).")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", help="Random sample of N questions (seeded).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the sample, the distractors and the sampling.")] = 0,
@@ -28,10 +30,12 @@ def paradox(
     refresh: Annotated[bool, typer.Option("--refresh", help="Ignore cached answers and ask again.")] = False,
 ) -> None:
     """The Generative AI Paradox on TriviaQA: generation accuracy, evaluation accuracy and unfaithful
-    evaluation (wrong when answering, right when judging)."""
+    evaluation (wrong when answering, right when judging). Written to OUT/experiments/paradox/ (default
+    OUT: runs/paradox)."""
     from .paradox import run_paradox
 
     out, err = _console()
+    model, run_dir = model_or_default(model), run_dir or Path("runs/paradox")
     res = run_paradox(model, run_dir=run_dir, source=data, limit=limit, seed=seed, match=match,  # type: ignore[arg-type]
                       temperature=temperature, cache_mode="refresh" if refresh else "use")
     t = Table(title=f"Generative AI paradox on TriviaQA: {res.summary['model']} ({res.summary['n_questions']} questions, {match} match)")
@@ -65,7 +69,7 @@ def _frame_table(df, title: str) -> Table:
 def guide(
     run_dir: RunDirArg,
     judge: Annotated[Optional[str], typer.Option("--judge", help="Evaluation judge of the run (default: the first).")] = None,
-    model: Annotated[Optional[str], typer.Option("--model", help="Model string (default: the judge's model in the run's config).")] = None,
+    model: ModelOpt = None,
     n: Annotated[int, typer.Option("--n", help="Number of human-judged pairs to re-judge.")] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the pair sample, GuideRand and the bootstrap.")] = 0,
     guidance: Annotated[Optional[Path], typer.Option("--guidance", help="File of 'factor: sentence' lines (or YAML) overriding our guidance sentences.")] = None,
@@ -118,10 +122,11 @@ def improve(
 def generalize(
     run_dir: RunDirArg,
     judge: Annotated[Optional[str], typer.Option("--judge", help="Generation judge of the run (default: the first).")] = None,
-    model: Annotated[Optional[str], typer.Option("--model", help="Model for direct generations when the run has none.")] = None,
+    model: ModelOpt = None,
     refresh: RefreshOpt = False,
 ) -> None:
-    """Direct vs score-k generations: cosine similarity of min-max scaled mean factor vectors."""
+    """Direct vs score-k generations: cosine similarity of min-max scaled mean factor vectors (--model writes
+    the direct generations when the run has none; default: the judge's model)."""
     from .generalize import run_generalize
 
     out, _ = _console()

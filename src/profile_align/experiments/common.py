@@ -17,12 +17,9 @@ def experiment_client(model: str | Any, run_dir: RunDir | None, *, cache_mode: s
                       concurrency: int = 4, progress: bool = True) -> Any:
     """A :class:`~profile_align.backends.Client` caching into the run directory's ``cache.sqlite``
     (so a killed experiment resumes without paying twice). ``model`` may already be a Client."""
-    from ..backends import Client
+    from ..backends.factory import make_client
 
-    if isinstance(model, Client):
-        return model
-    cache = (run_dir / "cache.sqlite") if run_dir is not None else None
-    return Client(model, cache=cache, cache_mode=cache_mode, concurrency=concurrency, progress=progress)
+    return make_client(model, run_dir=run_dir, cache_mode=cache_mode, concurrency=concurrency, progress=progress)
 
 
 def model_name(model: Any) -> str:

@@ -21,7 +21,7 @@ from ..data.model import Output
 from ..rundir import RunDir
 from ..stats.alignment import minmax_scale
 from .common import experiment_client, write_experiment
-from .runinfo import factor_client, find_judge, model_of, run_task, sampling
+from .runinfo import factor_client, find_judge, judge_config, model_of, run_task, sampling
 
 __all__ = ["GeneralizeResult", "run_generalize", "similarity_by_level"]
 
@@ -94,10 +94,9 @@ def _generate_direct(rd: RunDir, label: str, jname: str, model: Any, ds: Dataset
 
     model_str = model if model is not None else model_of(rd, jname)
     client = experiment_client(model_str, rd, cache_mode=cache_mode, progress=progress)
-    cfg = next((j for j in rd.read_manifest().get("config", {}).get("judges", [])
-                if (j.get("name") or j.get("model")) == label), {})
-    gcfg = cfg.get("generation", {}) or {}
-    gj = GenerationJudge(client, label=label, task=run_task(rd), max_words=gcfg.get("max_words"), **sampling(rd))
+    jc = judge_config(rd, jname)  # the run's own judge config (defaults filled), from the typed manifest
+    gj = GenerationJudge(client, label=label, task=run_task(rd), max_words=jc.generation.max_words if jc else None,
+                         **sampling(rd))
     ex_map = ds.example_map()
     ex_ids = sorted({o.example_id for o in scored})
     resps = client.run_all([gj.direct_request(ex_map[e]) for e in ex_ids], desc="generalize: direct generation")

@@ -1,4 +1,6 @@
-"""What the experiments need to know about a finished run: its judges, their models, its factors."""
+"""What the experiments need to know about a finished run — its judges, their models and settings, its
+factors and factor model, its task and sampling — read from the run's typed manifest
+(:meth:`profile_align.rundir.RunDir.manifest`), never re-derived from config defaults here."""
 
 from __future__ import annotations
 
@@ -6,38 +8,43 @@ from typing import Any
 
 from ..rundir import RunDir
 
-__all__ = ["judge_entries", "find_judge", "model_of", "factor_names", "factor_model", "run_task", "sampling",
-           "factor_client"]
+__all__ = ["judge_entries", "find_judge", "model_of", "judge_config", "factor_names", "factor_model", "run_task",
+           "sampling", "factor_client"]
 
 
 def judge_entries(rd: RunDir) -> list[dict[str, Any]]:
-    return list(rd.read_manifest().get("judges", []))
+    return [j.model_dump() for j in rd.manifest().judges]
 
 
 def find_judge(rd: RunDir, kind: str, name: str | None = None) -> dict[str, Any]:
     """The manifest entry of a judge of ``kind`` (``evaluation`` / ``generation``): the one called
     ``name`` (``label`` or ``label:kind``), else the first of that kind."""
-    entries = [j for j in judge_entries(rd) if j.get("kind") == kind]
+    m = rd.manifest()
+    entries = m.judges_of(kind)
     if name is not None:
-        want = {name, f"{name}:{kind}"}
-        entries = [j for j in entries if j.get("name") in want]
+        entries = [j for j in entries if j.name in (name, f"{name}:{kind}") or j.label == name]
     if not entries:
-        have = [j.get("name") for j in judge_entries(rd)]
+        have = [j.name for j in m.judges]
         raise ValueError(f"{rd.path}: no {kind} judge{' ' + repr(name) if name else ''} in this run; judges: {have}")
-    return entries[0]
-
-
-def _label(judge_name: str) -> str:
-    return judge_name.rsplit(":", 1)[0] if ":" in judge_name else judge_name
+    return entries[0].model_dump()
 
 
 def model_of(rd: RunDir, judge_name: str) -> str:
-    """The model string the run's config gave the judge (label = the part before ``:kind``)."""
-    label = _label(judge_name)
-    for j in rd.read_manifest().get("config", {}).get("judges", []):
-        if (j.get("name") or j.get("model")) == label:
-            return str(j["model"])
-    raise ValueError(f"{rd.path}: the run's config has no judge labelled {label!r}; pass --model")
+    """The model string of a judge of the run (by name or label), as its manifest entry records it."""
+    model = rd.manifest().model_of(judge_name)
+    if model is None:
+        raise ValueError(f"{rd.path}: the run has no judge {judge_name!r} with a model; pass --model")
+    return model
+
+
+def judge_config(rd: RunDir, judge_name: str) -> Any:
+    """The run config's :class:`~profile_align.pipeline.config.JudgeConfig` of a model judge (by name or
+    label), with every default filled in; None when the run's config has none."""
+    m = rd.manifest()
+    cfg = m.run_config()
+    entry = next((j for j in m.judges if judge_name in (j.name, j.label)), None)
+    label = entry.label if entry is not None and entry.label else judge_name.rsplit(":", 1)[0]
+    return next((jc for jc in (cfg.judges if cfg is not None else []) if jc.label == label), None)
 
 
 def factor_names(rd: RunDir) -> list[str]:
@@ -45,21 +52,16 @@ def factor_names(rd: RunDir) -> list[str]:
 
 
 def factor_model(rd: RunDir) -> str | None:
-    cfg = rd.read_manifest().get("config", {})
-    m = (cfg.get("factors") or {}).get("model")
-    if m:
-        return str(m)
-    judges = cfg.get("judges") or []
-    return str(judges[0]["model"]) if judges else None
+    return rd.manifest().factor_model
 
 
 def run_task(rd: RunDir) -> str:
-    return str(rd.read_json("dataset/info.json")["task"])
+    task = rd.manifest().dataset.get("task")
+    return str(task) if task else str(rd.read_json("dataset/info.json")["task"])
 
 
 def sampling(rd: RunDir) -> dict[str, Any]:
-    b = rd.read_manifest().get("config", {}).get("backend", {}) or {}
-    return {"temperature": b.get("temperature", 0.6), "top_p": b.get("top_p", 0.9), "seed": b.get("seed", 0)}
+    return rd.manifest().sampling
 
 
 def factor_client(rd: RunDir, names: list[str], candidates: dict[str, Any], explicit: Any = None, *,

@@ -10,23 +10,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..cli_options import CacheOpt, ModelOpt, NoCacheOpt, RefreshOpt, model_or_default
+from ..cli_options import OutOpt as RunDirOpt
+
 __all__ = ["register", "build_client", "print_extraction", "validate_factors"]
 
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
-ModelOpt = Annotated[Optional[str], typer.Option(
-    "--model", help="Model string for the LLM-extracted factors: local (default embedded Qwen2.5-Coder-1.5B), "
-                    "openai-compat:http://HOST:PORT/v1::MODEL, ollama:MODEL, openai:MODEL, ... "
-                    "(see `profile-align backends list`). Without it only rule-based factors are computed.")]
-CacheOpt = Annotated[Optional[Path], typer.Option(
-    "--cache", help="SQLite answer cache (default: <run-dir>/cache.sqlite, else the user cache).")]
-RefreshOpt = Annotated[bool, typer.Option("--refresh", help="Ignore cached answers and overwrite them.")]
-NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the answer cache.")]
 ConcOpt = Annotated[int, typer.Option("--concurrency", help="Requests in flight (the in-process model serves one at a time).")]
-RunDirOpt = Annotated[Optional[Path], typer.Option(
-    "--run-dir", "--out-dir", help="Run directory: factors.parquet, factor_details.parquet, answers.parquet and "
-                                   "the cache are written there as stages finish (rerun to resume).")]
 UniEvalOpt = Annotated[Optional[str], typer.Option(
     "--unieval", help="Fluency/coherence scorer: real (the UniEval model, needs the `unieval` extra), proxy "
                       "(UniEval's protocol on --model), auto (real when installed, else proxy), or a UniEval model "
@@ -39,13 +31,10 @@ def build_client(model: str | None, *, cache: Path | None, refresh: bool, no_cac
                  run_dir: Path | None) -> Any:
     if model is None:
         return None
-    from ..backends.client import Client
+    from ..backends.factory import cache_mode_of, make_client
 
-    mode = "off" if no_cache else "refresh" if refresh else "use"
-    path = cache or (run_dir / "cache.sqlite" if run_dir is not None else None)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    return Client(model, cache=path, cache_mode=mode, concurrency=concurrency, console=err)
+    return make_client(model, cache=cache, run_dir=run_dir, cache_mode=cache_mode_of(refresh=refresh, no_cache=no_cache),
+                       concurrency=concurrency, console=err)
 
 
 def print_extraction(res: Any, client: Any, title: str) -> None:
@@ -78,7 +67,7 @@ def print_extraction(res: Any, client: Any, title: str) -> None:
 
 def validate_factors(
     data: Annotated[str, typer.Argument(help="Data with human ratings on the outputs (default: the shipped SummEval set).")] = "summeval",
-    model: ModelOpt = "local",
+    model: ModelOpt = None,
     limit: Annotated[Optional[int], typer.Option("--limit", help="Use only the first N documents.")] = 3,
     run_dir: RunDirOpt = None, cache: CacheOpt = None, refresh: RefreshOpt = False, no_cache: NoCacheOpt = False,
     concurrency: ConcOpt = 4, unieval: UniEvalOpt = None,
@@ -96,7 +85,7 @@ def validate_factors(
     (expected negative), relevance), with bootstrap CIs; and self-consistency. Stored in
     <run-dir>/tables/factor_validation."""
     from ..data.loaders import load_dataset
-    from ..rundir import RunDir
+    from ..rundir import TABLES, RunDir
     from .engine import extract_factors
     from .validate import VALIDATION_PAIRS, self_consistency, validate_against_ratings
 
@@ -113,7 +102,7 @@ def validate_factors(
     else:
         names = sorted({p[0] for p in VALIDATION_PAIRS} | {"n_facts", "intent_alignment", "formality_alignment"})
     rd = RunDir(run_dir, create=True) if run_dir is not None else None
-    client = build_client(model, cache=cache, refresh=refresh, no_cache=no_cache, concurrency=concurrency,
+    client = build_client(model_or_default(model), cache=cache, refresh=refresh, no_cache=no_cache, concurrency=concurrency,
                           run_dir=run_dir)
     try:
         res = extract_factors(ds, names, client=client, run_dir=rd, unieval=unieval)
@@ -142,8 +131,8 @@ def validate_factors(
             frames.append(sc.rename(columns={"check": "check"}))
         table = __import__("pandas").concat(frames, ignore_index=True)
         if rd is not None:
-            rd.write_table("tables/factor_validation", table)
-            err.print(f"wrote {rd.path / 'tables/factor_validation.parquet'} (.csv)")
+            rd.write_table(TABLES["factor_validation"], table)
+            err.print(f"wrote {rd.path / TABLES['factor_validation']}.parquet (.csv)")
     finally:
         if client is not None:
             client.close()

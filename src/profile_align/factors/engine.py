@@ -302,11 +302,10 @@ def extract_factors(
         isinstance(e, ue.UniEvalExtractor) for e in order) else (None, {})
     own_client = False
     if client is None and model is not None:
-        from ..backends.client import Client
+        from ..backends.factory import make_client
 
         sink_dir = getattr(sink, "path", None)
-        cache_path = cache or (Path(sink_dir) / "cache.sqlite" if sink_dir is not None else None)
-        client = Client(model, cache=cache_path, progress=progress)
+        client = make_client(model, cache=cache, run_dir=sink_dir, progress=progress)
         own_client = True
     base = compute_factors(dataset, rule) if rule else FactorTable(
         pd.DataFrame({"output_id": [o.id for o in dataset.outputs],

@@ -12,6 +12,7 @@ from ..backends import CallLog, Client, RequestFailed, Response
 from ..backends.records import Records, input_key
 from ..data.model import Output, Pair, Preference
 from ..diagnostics.answers import answer_row, answers_frame, is_echo  # the one answer-row builder and echo test
+from .base import JudgeKind
 
 __all__ = ["JudgeResult", "JudgeCalls", "answer_row", "input_key", "is_echo", "answers_frame", "parsed_json"]
 
@@ -61,7 +62,7 @@ class JudgeResult:
     failure counts and judge-specific statistics (e.g. position bias)."""
 
     name: str
-    kind: str  # generation | evaluation | reward_model
+    kind: JudgeKind  # a plain string is parsed into the enum
     model: str | None
     policy: str
     preferences: list[Preference] = field(default_factory=list)
@@ -71,6 +72,15 @@ class JudgeResult:
     failures: JudgeCalls = field(default_factory=JudgeCalls)
     stats: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # extra tables, e.g. rewards
+    setting: str | None = None  # evaluation | generation; default: the kind's own (human: evaluation)
+    label: str | None = None  # the config's name of the judge
+    # the same judge's verdicts under another protocol (e.g. "first_order": only the (A, B) order asked)
+    protocols: dict[str, list[Preference]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.kind = JudgeKind.parse(self.kind)
+        if self.setting is None:
+            self.setting = "generation" if self.kind == JudgeKind.GENERATION else "evaluation"
 
     @property
     def n_failed(self) -> int:
@@ -82,7 +92,8 @@ class JudgeResult:
         return len(self.failures.records())
 
     def manifest_entry(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "model": self.model, "policy": self.policy,
+        return {"name": self.name, "kind": self.kind.value, "setting": self.setting, "label": self.label,
+                "model": self.model, "policy": self.policy,
                 "n_pairs": len(self.preferences), "n_requests": self.n_requests, "n_failed": self.n_failed,
                 "failure_reasons": dict(self.failures.reasons), **self.stats}
 

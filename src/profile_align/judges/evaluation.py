@@ -15,12 +15,13 @@ from typing import Any
 
 from ..backends import Client, Request
 from ..data.model import Example, Output, Pair, Preference, Verdict
+from .base import JudgeContext, JudgeKind
 from ..prompts import load_prompt
 from .common import JudgeResult, answer_row, answers_frame, is_echo, parsed_json
 from .wording import render_context, task_wording
 
 __all__ = ["EvaluationJudge", "COMBINE_RULES", "combine_verdicts", "parse_better", "verdict_from_position",
-           "evaluation_schema", "position_stats"]
+           "evaluation_schema", "position_stats", "FIRST_ORDER"]
 
 STAGE = "evaluation"
 PROMPT_TYPE = "pairwise_eval"
@@ -117,8 +118,16 @@ def position_stats(labels: Sequence[tuple[str | None, str | None]]) -> dict[str,
             "n_valid_answers": valid, "n_pairs_both_orders": both}
 
 
+#: The protocol name of the paper's single-order verdict (only the (A, B) order counts), reported next to
+#: the combined both-orders verdict so agreement is comparable with the paper's Table 1.
+FIRST_ORDER = "first_order"
+
+
 class EvaluationJudge:
     """Pairwise evaluator over a dataset's pairs (judge ``<label>:evaluation``)."""
+
+    kind = JudgeKind.EVALUATION
+    setting = "evaluation"
 
     def __init__(self, client: Client, *, label: str, task: str, model: str | None = None,
                  both_orders: bool = True, combine: str = "tie", guidance: str | None = None,
@@ -146,6 +155,11 @@ class EvaluationJudge:
             text_2=second.text.strip(), json_schema=evaluation_schema(self.max_chars), max_tokens=self.max_tokens,
             prompt_type=PROMPT_TYPE, **self.sampling)
 
+    def judge(self, ctx: JudgeContext) -> JudgeResult:
+        """The :class:`~profile_align.judges.base.Judge` interface: every pair of the dataset."""
+        ds = ctx.dataset
+        return self.run(ds.examples, ds.outputs, ds.pairs)
+
     def run(self, examples: Sequence[Example], outputs: Sequence[Output], pairs: Sequence[Pair]) -> JudgeResult:
         exs = {e.id: e for e in examples}
         outs = {o.id: o for o in outputs}
@@ -158,7 +172,7 @@ class EvaluationJudge:
                 plan.append((p, order, self.request(exs[p.example_id], first, second)))
         responses = self.client.run_all([x[2] for x in plan], desc=f"{self.name} ({len(pairs)} pairs x {len(orders)})",
                                         stage=STAGE)
-        res = JudgeResult(self.name, "evaluation", self.model, "evaluation")
+        res = JudgeResult(self.name, JudgeKind.EVALUATION, self.model, "evaluation", label=self.label)
         rows: list[dict[str, Any]] = []
         labels: dict[str, dict[str, str | None]] = {}
         for (p, order, req), resp in zip(plan, responses):
@@ -186,6 +200,10 @@ class EvaluationJudge:
                 n_single += 1
             res.preferences.append(Preference(p.id, self.name, v, None,
                                               {"ab": got.get("AB"), "ba": got.get("BA")}))
+        # the paper's protocol on the same answers: the (A, B) order alone (= the verdicts of a single-order run)
+        res.protocols[FIRST_ORDER] = [
+            Preference(p.id, self.name, v, None, {"ab": labels[p.id].get("AB")}) for p in pairs
+            if (v := verdict_from_position(labels.get(p.id, {}).get("AB"), "AB")) is not None]
         if n_skipped:
             res.failures.reason("pair skipped: no valid verdict", n_skipped)
         if n_single:

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from ..backends import Client, Request, RequestFailed, Response
 from ..data.model import Example, Output, Pair, Preference, Verdict
+from .base import JudgeContext, JudgeKind
 from ..prompts import load_prompt
 from .common import JudgeCalls, JudgeResult, answer_row, answers_frame, is_echo, parsed_json
 from .wording import length_limit, render_context, task_wording
@@ -162,6 +163,9 @@ class GenerationJudge:
     """Builds the requests, runs them through ``client`` and turns the replies into outputs, pairs and
     preferences (judge ``<label>:generation``)."""
 
+    kind = JudgeKind.GENERATION
+    setting = "generation"
+
     def __init__(self, client: Client, *, label: str, task: str, model: str | None = None, k: int = 5,
                  variant: Variant = "one-call", max_words: int | None = None, max_chars: int | None = None,
                  direct: bool = False, temperature: float = 0.6, top_p: float = 0.9, max_tokens: int = 1024,
@@ -208,6 +212,10 @@ class GenerationJudge:
             prompt_type="direct_generation", **self.sampling)
 
     # ------------------------------------------------------------------ run
+    def judge(self, ctx: JudgeContext) -> JudgeResult:
+        """The :class:`~profile_align.judges.base.Judge` interface: k outputs for every example."""
+        return self.run(ctx.dataset.examples)
+
     def run(self, examples: Sequence[Example]) -> JudgeResult:
         plan: list[tuple[str, Example, int | None, Request]] = []
         for ex in examples:
@@ -218,7 +226,7 @@ class GenerationJudge:
             if self.direct:
                 plan.append(("direct", ex, None, self.direct_request(ex)))
         responses = self.client.run_all([p[3] for p in plan], desc=f"{self.name} ({self.variant})", stage=STAGE)
-        res = JudgeResult(self.name, "generation", self.model, "generation")
+        res = JudgeResult(self.name, JudgeKind.GENERATION, self.model, "generation", label=self.label)
         fails: JudgeCalls = res.failures
         rows: list[dict[str, Any]] = []
         texts: dict[str, dict[int, str]] = {ex.id: {} for ex in examples}

@@ -24,6 +24,7 @@ import pandas as pd
 from ..backends import Client, RequestFailed
 from ..backends.reward_server import read_scores, reward_request
 from ..data.model import Example, Output, Pair, Preference, Verdict, text_hash
+from .base import SETTINGS, JudgeContext, JudgeKind
 from .common import JudgeCalls, JudgeResult
 
 __all__ = ["RewardScorer", "TransformersScorer", "ServerScorer", "SCORERS", "make_scorer", "RewardModelJudge",
@@ -131,11 +132,33 @@ def make_scorer(kind: str, model: str, **options: Any) -> RewardScorer:
 
 
 class RewardModelJudge:
-    """Preferred = higher reward; ``|r_a - r_b| <= tie_tol`` is a tie. Each distinct (input, text) is scored once."""
+    """Preferred = higher reward; ``|r_a - r_b| <= tie_tol`` is a tie. Each distinct (input, text) is scored once.
 
-    def __init__(self, scorer: RewardScorer, *, label: str, tie_tol: float = 0.0) -> None:
-        self.scorer, self.label, self.tie_tol = scorer, label, tie_tol
-        self.name = f"rm:{label}"
+    ``setting="evaluation"`` (judge ``rm:<label>``): the dataset's pairs. ``setting="generation"`` (judge
+    ``rm:<label>/generation``, the paper's Fig. 4): the pairs the generation-setting judges built from
+    their k outputs per example (target-score pairs, the higher-targeted output as A); the share of pairs
+    where the reward model prefers the higher-targeted output is reported as ``target_agreement``."""
+
+    kind = JudgeKind.REWARD_MODEL
+
+    def __init__(self, scorer: RewardScorer, *, label: str, tie_tol: float = 0.0,
+                 setting: str = "evaluation") -> None:
+        if setting not in SETTINGS:
+            raise ValueError(f"unknown setting {setting!r}; known: {SETTINGS}")
+        self.scorer, self.label, self.tie_tol, self.setting = scorer, label, tie_tol, setting
+        self.name = f"rm:{label}" if setting == "evaluation" else f"rm:{label}/generation"
+
+    def judge(self, ctx: JudgeContext) -> JudgeResult:
+        """The :class:`~profile_align.judges.base.Judge` interface."""
+        ds = ctx.dataset
+        if self.setting == "evaluation":
+            return self.run(ds.examples, ds.outputs, ds.pairs)
+        gens = ctx.generated()
+        res = self.run(ds.examples, [o for r in gens for o in r.outputs], [p for r in gens for p in r.pairs])
+        n_hi = sum(p.verdict == Verdict.A for p in res.preferences)
+        res.stats.update(generators=[r.name for r in gens],
+                         target_agreement=n_hi / len(res.preferences) if res.preferences else None)
+        return res
 
     def run(self, examples: Sequence[Example], outputs: Sequence[Output], pairs: Sequence[Pair]) -> JudgeResult:
         exs = {e.id: e for e in examples}
@@ -146,7 +169,8 @@ class RewardModelJudge:
         first = {v: oid for oid, v in reversed(list(keys.items()))}
         prompts = [format_for_rm(exs[outs[first[k]].example_id]) for k in distinct]
         texts = [outs[first[k]].text for k in distinct]
-        res = JudgeResult(self.name, "reward_model", self.scorer.model, "evaluation")
+        res = JudgeResult(self.name, JudgeKind.REWARD_MODEL, self.scorer.model, "evaluation", setting=self.setting,
+                          label=self.label)
         rewards = dict(zip(distinct, self.scorer.score(prompts, texts, res.failures))) if distinct else {}
         n_tie = n_skipped = 0
         for p in pairs:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
+
+from ..cli_options import NoCacheOpt, OutOpt, RefreshOpt
 
 __all__ = ["register"]
 
@@ -14,15 +16,14 @@ def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_cmd(
         config: Annotated[Path, typer.Argument(help="Run config (YAML); see examples/*.yaml and docs/run.md.")],
-        out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory (default: the config's out_dir, else runs/<name>).")] = None,
-        refresh: Annotated[bool, typer.Option("--refresh", help="Ignore stored LLM answers and overwrite them.")] = False,
-        no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the LLM cache (no resume).")] = False,
+        out: OutOpt = None, refresh: RefreshOpt = False, no_cache: NoCacheOpt = False,
         strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero (3) when a judge diagnostic flag is raised, and (1) on any failed or unparseable LLM answer (default: only above the config's max_failure_rate).")] = False,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
     ) -> None:
         """Run PROFILE end to end: human vs model judges (generation / evaluation settings, reward models),
         factors for every text, factor scores, alignment, agreement; writes a run directory.
 
+        The run directory (--out) defaults to the config's out_dir, else runs/<name>.
         Rerunning the same config reuses every finished LLM answer (zero new calls when all finished).
         Models: `local` (embedded Qwen2.5-Coder-1.5B), `openai-compat:http://HOST:PORT/v1::MODEL`,
         `openai:gpt-4o-mini`, `ollama:MODEL`, ... (see `profile-align backends list`).

@@ -86,7 +86,18 @@ class RewardModelConfig(_Strict):
     model: str
     url: str | None = None
     tie_tol: float = 0.0
+    settings: list[Literal["evaluation", "generation"]] = Field(
+        default_factory=lambda: ["evaluation", "generation"],
+        description="evaluation: the dataset's pairs (judge rm:<name>); generation: the generators' k outputs "
+                    "per example (judge rm:<name>/generation, only when the run has a generation judge)")
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("settings")
+    @classmethod
+    def _nonempty(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("a reward model needs at least one setting (evaluation, generation)")
+        return list(dict.fromkeys(v))
 
 
 class BackendConfig(_Strict):
@@ -137,6 +148,11 @@ class RunConfig(_Strict):
         if dup:
             raise ValueError(f"judge names must be unique; repeated: {dup} (set `name:`)")
         return self
+
+    @property
+    def factor_model(self) -> str | None:
+        """The model for LLM-extracted factors: ``factors.model``, else the first judge's model."""
+        return self.factors.model or (self.judges[0].model if self.judges else None)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

@@ -44,8 +44,12 @@ def judges_table(result: Any) -> Table:
         j = by[r.judge]
         agree = "-" if r.n_agreement_pairs == 0 else \
             f"{r.agreement:.1%} [{r.agreement_ci_low:.0%}, {r.agreement_ci_high:.0%}] n={r.n_agreement_pairs}"
+        first = getattr(r, "agreement_first_order", float("nan"))
+        if r.n_agreement_pairs and first == first and j.stats.get("both_orders"):
+            agree += f"; first order only {first:.1%}"  # the paper's single-order protocol
         req = j.n_requests
-        t.add_row(r.judge, r.kind, str(len(j.preferences)), f"{_f(r.kendall_tau)} ({_p(r.kendall_p)})",
+        setting = r.kind if j.setting in (r.kind, None) or r.kind == "human" else f"{r.kind} ({j.setting})"
+        t.add_row(r.judge, setting, str(len(j.preferences)), f"{_f(r.kendall_tau)} ({_p(r.kendall_p)})",
                   f"{_f(r.spearman_rho)} ({_p(r.spearman_p)})", f"{_f(r.pearson_r)} ({_p(r.pearson_p)})",
                   agree, f"{j.n_failed}/{req}" if req else "-")
     return t

@@ -15,14 +15,13 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from ..rundir import RunDir
+from ..judges.base import JudgeKind
+from ..rundir import TABLES, RunDir, RunManifest
 
 __all__ = ["RunData", "JudgeInfo", "Experiment", "load_run", "judge_kind", "NotARunDirectory"]
 
 T = TypeVar("T")
 
-# Where an extractor-validation table may live (issue 5 stores it; the first one found is shown).
-VALIDATION_TABLES = ("tables/factor_validation", "tables/extractor_validation", "tables/validation")
 
 
 class NotARunDirectory(ValueError):
@@ -32,13 +31,14 @@ class NotARunDirectory(ValueError):
 @dataclass(frozen=True)
 class JudgeInfo:
     name: str
-    kind: str  # human | generation | evaluation | rm | improvement | other
+    kind: str  # a JudgeKind value (human | generation | evaluation | reward_model), improvement or other
     model: str | None = None
     policy: str | None = None
     n_pairs: int | None = None
     n_failed: int | None = None
     protocol: str | None = None
     """How a model judge was asked (generation: variant, k, length limit), from its manifest entry."""
+    setting: str | None = None  # evaluation | generation
 
 
 def judge_protocol(entry: dict[str, Any]) -> str | None:
@@ -64,6 +64,7 @@ class Experiment:
 class RunData:
     path: Path
     manifest: dict[str, Any]
+    typed: RunManifest | None = None  # the typed view of the manifest (rundir.RunManifest)
     info: dict[str, Any] | None = None
     dataset: Any = None  # profile_align.Dataset
     factors: Any = None  # profile_align.FactorTable
@@ -72,6 +73,7 @@ class RunData:
     alignment: pd.DataFrame | None = None
     differences: pd.DataFrame | None = None
     evaluator_bias: pd.DataFrame | None = None
+    rewards: pd.DataFrame | None = None
     validation: pd.DataFrame | None = None
     validation_name: str | None = None
     usage: dict[str, Any] | None = None
@@ -106,11 +108,11 @@ class RunData:
 
 
 def judge_kind(name: str) -> str:
-    """The kind of a judge from its name (docs/run-directory.md naming)."""
+    """The kind of a judge from its name (docs/run-directory.md naming), for judges the manifest lacks."""
     if name == "human":
-        return "human"
+        return JudgeKind.HUMAN.value
     if name.startswith("rm:"):
-        return "rm"
+        return JudgeKind.REWARD_MODEL.value
     for kind in ("generation", "evaluation", "improvement"):
         if name.endswith(":" + kind):
             return kind
@@ -178,24 +180,28 @@ def _experiments(rd: RunDir, run: RunData) -> dict[str, Experiment]:
     return out
 
 
-def _judges(manifest: dict[str, Any], scores: pd.DataFrame | None, dataset: Any) -> list[JudgeInfo]:
+def _kind(value: Any, name: str) -> str:
+    try:
+        return JudgeKind.parse(value).value  # the former spelling "rm" reads as reward_model
+    except ValueError:
+        return str(value) if value else judge_kind(name)
+
+
+def _judges(manifest: RunManifest | None, scores: pd.DataFrame | None, dataset: Any) -> list[JudgeInfo]:
     out: dict[str, JudgeInfo] = {}
-    for j in manifest.get("judges") or []:
-        if not isinstance(j, dict) or "name" not in j:
-            continue
-        name = str(j["name"])
-        out[name] = JudgeInfo(name, str(j.get("kind") or judge_kind(name)), j.get("model"), j.get("policy"),
-                              j.get("n_pairs"), j.get("n_failed"), judge_protocol(j))
+    for j in manifest.judges if manifest is not None else []:
+        out[j.name] = JudgeInfo(j.name, _kind(j.kind, j.name), j.model, j.policy, j.n_pairs, j.n_failed,
+                                protocol=judge_protocol(j.model_dump()), setting=j.setting)
     if scores is not None and "judge" in scores.columns:
         for name in sorted(set(scores["judge"]) - set(out)):
             kinds = scores.loc[scores["judge"] == name, "kind"] if "kind" in scores.columns else []
-            out[name] = JudgeInfo(name, str(kinds.iloc[0]) if len(kinds) else judge_kind(name))
+            out[name] = JudgeInfo(name, _kind(kinds.iloc[0], name) if len(kinds) else judge_kind(name))
     if dataset is not None:
         for name in dataset.judges:
             if name not in out:
                 out[name] = JudgeInfo(name, judge_kind(name))
     # the human first, then by kind and name
-    order = {"human": 0, "evaluation": 1, "generation": 2, "rm": 3, "improvement": 4}
+    order = {"human": 0, "evaluation": 1, "generation": 2, "reward_model": 3, "improvement": 4}
     return sorted(out.values(), key=lambda j: (order.get(j.kind, 9), j.name))
 
 
@@ -212,32 +218,34 @@ def load_run(path: str | Path) -> RunData:
     if not isinstance(run.manifest, dict):
         run.problems.append("manifest.json is not a JSON object")
         run.manifest = {}
+    try:
+        run.typed = RunManifest.model_validate({**run.manifest, "judges": [
+            j for j in run.manifest.get("judges") or [] if isinstance(j, dict) and "name" in j]})
+    except Exception as e:  # noqa: BLE001 - a malformed manifest is reported, not fatal
+        run.problems.append(f"manifest.json: {type(e).__name__}: {e}")
     run.info = _json(rd, run, "dataset/info.json")
     if rd.exists("dataset/info.json"):
         run.dataset = _try(run, "dataset/", rd.read_dataset)
     if rd.exists("factors.parquet"):
         run.factors = _try(run, "factors.parquet", rd.read_factors)
-    if rd.exists("factor_details.parquet"):
-        run.factor_details = _try(run, "factor_details.parquet", lambda: pd.read_parquet(rd / "factor_details.parquet"))
-    run.scores = _table(rd, run, "tables/factor_scores")
-    pre = _judges(run.manifest, None, None)
+    run.factor_details = _table(rd, run, TABLES["factor_details"])
+    run.scores = _table(rd, run, TABLES["factor_scores"])
+    pre = _judges(run.typed, None, None)
     if run.scores is None and rd.exists("scores"):
         run.scores = _try(run, "scores/*.json", lambda: _scores_from_json(rd, {j.name: j for j in pre}))
     if run.scores is not None:
         need = {"judge", "factor", "score"}
         if not need <= set(run.scores.columns):
-            run.problems.append(f"tables/factor_scores lacks columns {sorted(need - set(run.scores.columns))}")
+            run.problems.append(f"{TABLES['factor_scores']} lacks columns {sorted(need - set(run.scores.columns))}")
             run.scores = None
-    run.alignment = _table(rd, run, "tables/alignment")
-    run.differences = _table(rd, run, "tables/differences")
-    run.evaluator_bias = _table(rd, run, "tables/evaluator_bias")
-    for name in VALIDATION_TABLES:
-        if rd.has_table(name):
-            run.validation = _table(rd, run, name)
-            run.validation_name = name
-            break
+    run.alignment = _table(rd, run, TABLES["alignment"])
+    run.differences = _table(rd, run, TABLES["differences"])
+    run.evaluator_bias = _table(rd, run, TABLES["evaluator_bias"])
+    run.rewards = _table(rd, run, TABLES["rewards"])
+    run.validation = _table(rd, run, TABLES["factor_validation"])
+    run.validation_name = TABLES["factor_validation"] if run.validation is not None else None
     run.usage = _json(rd, run, "usage.json")
     run.diagnostics = _json(rd, run, "diagnostics.json")
     run.experiments = _experiments(rd, run)
-    run.judges = _judges(run.manifest, run.scores, run.dataset)
+    run.judges = _judges(run.typed, run.scores, run.dataset)
     return run

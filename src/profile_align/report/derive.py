@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -111,13 +112,30 @@ class GenEvalPair:
     evaluation: str
 
 
+GENERATION_SUFFIX = "/generation"  # a reward model ranking the generators' outputs: rm:<label>/generation
+
+
+def _setting_and_label(j: Any) -> tuple[str | None, str]:
+    """A model judge's setting and the label shared by its two settings (human: no setting)."""
+    if j.kind == "human":
+        return None, j.name
+    setting = j.setting or (j.kind if j.kind in ("generation", "evaluation") else
+                            "generation" if j.name.endswith(GENERATION_SUFFIX) else "evaluation")
+    name = j.name[: -len(GENERATION_SUFFIX)] if j.name.endswith(GENERATION_SUFFIX) else j.name
+    return setting, judge_label(name)
+
+
 def gen_eval_pairs(run: RunData) -> list[GenEvalPair]:
-    """Models that have both a generation and an evaluation judge with factor scores."""
+    """Models (and reward models) judged in both settings, with factor scores in both."""
     if run.scores is None:
         return []
     have = set(run.scores["judge"])
-    gens = {judge_label(j.name): j.name for j in run.judges if j.kind == "generation" and j.name in have}
-    evs = {judge_label(j.name): j.name for j in run.judges if j.kind == "evaluation" and j.name in have}
+    by: dict[str, dict[str, str]] = {}
+    for j in run.judges:
+        setting, label = _setting_and_label(j)
+        if setting is not None and j.name in have:
+            by.setdefault(setting, {})[label] = j.name
+    gens, evs = by.get("generation", {}), by.get("evaluation", {})
     return [GenEvalPair(k, gens[k], evs[k]) for k in sorted(set(gens) & set(evs))]
 
 

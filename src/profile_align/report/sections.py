@@ -304,22 +304,37 @@ def sec_rankings(run: RunData) -> list[Block]:
                   "pairwise agreement on the pairs both judged.")
 def sec_alignment(run: RunData) -> list[Block]:
     a = _need(run.alignment, "tables/alignment")
+    recs = a.to_dict(orient="records")
+
+    def agr_text(r: dict[str, Any], suffix: str = "") -> str:
+        agr = r.get(f"agreement{suffix}")
+        if agr is None or pd.isna(agr):
+            return "—"
+        out = fmt_pct(agr)
+        if not pd.isna(r.get(f"agreement{suffix}_ci_low", np.nan)):
+            out += f" [{fmt_pct(r[f'agreement{suffix}_ci_low'])}, {fmt_pct(r[f'agreement{suffix}_ci_high'])}]"
+        return out
+
     rows = []
-    for r in a.to_dict(orient="records"):
-        agr = r.get("agreement")
-        agr_s = "—"
-        if agr is not None and not pd.isna(agr):
-            agr_s = fmt_pct(agr)
-            if not pd.isna(r.get("agreement_ci_low", np.nan)):
-                agr_s += f" [{fmt_pct(r['agreement_ci_low'])}, {fmt_pct(r['agreement_ci_high'])}]"
-        rows.append([str(r.get("judge")), str(r.get("kind") or "—"), str(r.get("model") or "—"),
+    for r in recs:
+        kind = str(r.get("kind") or "—")
+        setting = r.get("setting")
+        if isinstance(setting, str) and setting and setting != kind and kind != "human":
+            kind = f"{kind} ({setting})"
+        rows.append([str(r.get("judge")), kind, str(r.get("model") or "—"),
                      f"{fmt_score(r.get('kendall_tau'))} (p {fmt_p(r.get('kendall_p'))})",
                      f"{fmt_score(r.get('spearman_rho'))} (p {fmt_p(r.get('spearman_p'))})",
                      f"{fmt_score(r.get('pearson_r'))} (p {fmt_p(r.get('pearson_p'))})",
-                     fmt_int(r.get("n_factors")), agr_s, fmt_int(r.get("n_agreement_pairs"))])
+                     fmt_int(r.get("n_factors")), agr_text(r), fmt_int(r.get("n_agreement_pairs"))])
     cols = ["judge", "kind", "model", "Kendall tau", "Spearman rho", "Pearson r", "factors", "agreement [95% CI]",
             "pairs"]
-    notes = [str(r.get("note") or "") if not pd.isna(r.get("note")) else "" for r in a.to_dict(orient="records")]
+    # evaluation judges: the paper's single-order protocol next to the combined both-orders verdict
+    if "agreement_first_order" in a.columns and a["agreement_first_order"].notna().any():
+        cols += ["protocol", "first order only: Kendall tau", "first order only: agreement [95% CI]"]
+        rows = [[*row, str(r.get("protocol")) if isinstance(r.get("protocol"), str) else "—",
+                 fmt_score(r.get("kendall_tau_first_order")), agr_text(r, "_first_order")]
+                for row, r in zip(rows, recs)]
+    notes = [str(r.get("note") or "") if not pd.isna(r.get("note")) else "" for r in recs]
     if any(notes):
         cols.append("note")
         rows = [[*row, n] for row, n in zip(rows, notes)]
