@@ -136,7 +136,7 @@ def make_run(tmp_path, rule, stage: str = "pairwise", name: str = "run") -> RunD
     rd.write_manifest({"status": "complete", "flags": []})
     model = "fake:scripted"
     client = Client(FakeBackend("json", rule=rule, model_id="fake-scripted"), cache=rd / "cache.sqlite",
-                    progress=False, max_retries=0)
+                    progress=False, max_retries=0, model_label=model)
     try:
         rows = STAGES[stage](client, model)
     finally:

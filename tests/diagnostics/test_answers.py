@@ -10,7 +10,7 @@ import pytest
 from profile_align.backends import Request, Response
 from profile_align.backends.base import RequestFailed
 from profile_align.diagnostics import Thresholds, answer_row, answer_stats, diagnose, is_echo
-from profile_align.diagnostics.sources import attach, usage_stats
+from profile_align.diagnostics.sources import call_stats, read_records
 from profile_align.rundir import ANSWER_COLUMNS
 
 
@@ -117,21 +117,37 @@ def test_answer_row_from_request_and_response():
     assert not is_echo("The cat sat.", ["The dog sat."]) and is_echo(" the CAT sat ", ["The cat sat."])
 
 
-def test_usage_rows_with_another_model_name_join_the_single_model_row():
-    stats = answer_stats(rows("pairwise_eval", ["1", "2"] * 6, model="local"))
-    usage = {"rows": [{"backend": "llamacpp", "model": "qwen-1.5b", "prompt_type": "pairwise_eval", "requests": 14,
-                       "failures": 1, "parse_failures": 1},
-                      {"backend": "llamacpp", "model": "qwen-1.5b", "prompt_type": "other", "requests": 3,
-                       "failures": 3, "parse_failures": 0}]}
-    out = attach(stats, usage_stats(usage))
-    assert list(out["prompt_type"]) == ["pairwise_eval", "other"]
-    assert out.iloc[0]["requests"] == 14 and out.iloc[1]["failures"] == 3 and out.iloc[1]["n"] == 0
-    report = diagnose(rows("pairwise_eval", ["1", "2"] * 6, model="local"), usage=usage)
+def test_call_records_join_answers_exactly_on_prompt_type_and_model(tmp_path):
+    """Failure counts come from the call records, joined on (prompt type, model string) — no guessing."""
+    from profile_align.backends import Client
+    from profile_align.backends.fake import FakeBackend
+
+    def rule(req):
+        u = req.messages[-1]["content"]
+        return "not json" if u in ("q0", "q1") or req.prompt_type == "other" else {"better": "1"}
+
+    client = Client(FakeBackend("json", rule=rule, model_id="qwen-1.5b"), cache=tmp_path / "c.sqlite",
+                    progress=False, model_label="local")
+    schema = {"type": "object"}
+    reqs = [Request.from_prompt(f"q{i}", prompt_type="pairwise_eval", json_schema=schema) for i in range(12)]
+    reqs += [Request.from_prompt(f"o{i}", prompt_type="other", json_schema=schema) for i in range(3)]
+    client.run_all(reqs, stage="evaluation")
+    client.close()
+    recs = read_records(tmp_path / "c.sqlite")
+    assert len(recs) == 15 and {r.model for r in recs} == {"local"} and {r.model_id for r in recs} == {"qwen-1.5b"}
+    calls = call_stats(recs).set_index("prompt_type")
+    assert calls.loc["pairwise_eval", "unparseable_calls"] == 2 and calls.loc["other", "unparseable_calls"] == 3
+    report = diagnose(rows("pairwise_eval", ["1", "2"] * 6, model="local"), recs)
+    assert list(report.per_prompt["prompt_type"]) == ["other", "pairwise_eval"]  # a row without answers stays
     assert {(f.flag, f.prompt_type) for f in report.flags} == {("high_failure_rate", "pairwise_eval"),
                                                                ("high_failure_rate", "other")}
     assert report.failure_counts()["evaluation/pairwise_eval@local"]["failed"] == 2
     d = report.to_dict()
-    assert set(d) == {"flags", "per_prompt", "totals", "thresholds", "notes"} and d["totals"]["failed"] == 5
+    assert set(d) == {"flags", "per_prompt", "totals", "thresholds", "notes"} and d["totals"] == {
+        "failed": 5, "of": 15, "failure_rate": round(5 / 15, 6)}
+    # answers under another model string do not borrow these records
+    other = diagnose(rows("pairwise_eval", ["1", "2"] * 6, model="qwen-1.5b"), recs)
+    assert len(other.per_prompt) == 3 and other.n_failed == 5
 
 
 def test_one_token_scoring_requests_are_not_truncations(tmp_path):
@@ -139,7 +155,6 @@ def test_one_token_scoring_requests_are_not_truncations(tmp_path):
     from profile_align.backends import Client
     from profile_align.backends.base import is_scoring_request
     from profile_align.backends.fake import FakeBackend, FakeReply
-    from profile_align.diagnostics.sources import log_stats
 
     def rule(req):
         return FakeReply(text="Yes", finish_reason="length", top_logprobs=[{"Yes": -0.1, "No": -2.5}])
@@ -153,6 +168,6 @@ def test_one_token_scoring_requests_are_not_truncations(tmp_path):
     assert is_scoring_request(scoring[0].model_dump()) and not is_scoring_request({"max_tokens": 1})
     client.run_all(scoring + cut)
     client.close()
-    stats = log_stats(cache).set_index("prompt_type")
+    stats = call_stats(read_records(cache)).set_index("prompt_type")
     assert stats.loc["unieval_fluency", "truncated_calls"] == 0
     assert stats.loc["gen", "truncated_calls"] == 3  # a real truncation is still counted

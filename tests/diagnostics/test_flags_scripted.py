@@ -70,10 +70,10 @@ def test_check_run_strict_raises_and_writes_first(tmp_path):
 
 
 def test_check_run_fails_on_overall_failure_rate_without_a_flag(tmp_path):
-    rd = S.make_run(tmp_path, S.truncating_pairwise)
-    # truncation is not a "failure"; a failure-rate limit of 0 with no failures passes ...
-    report = check_run(rd, strict=False, quiet=True)
-    assert report.n_failed == 0
+    rd = S.make_run(tmp_path, S.healthy_pairwise)
+    # no failures: a failure-rate limit of 0 passes ...
+    report = check_run(rd, strict=False, quiet=True, max_failure_rate=0.0)
+    assert report.n_failed == 0 and report.exit_reasons() == []
     # ... and a malformed judge's 100% failures fail strict mode even with the flag threshold set high
     rd2 = S.make_run(tmp_path, S.malformed_pairwise, name="bad")
     with pytest.raises(RunFlagged) as exc:
@@ -81,12 +81,13 @@ def test_check_run_fails_on_overall_failure_rate_without_a_flag(tmp_path):
     assert any("failure rate 28/28" in r for r in exc.value.reasons)
 
 
-def test_truncation_and_failure_counts_come_from_the_cache_log(tmp_path):
+def test_truncation_and_failure_counts_come_from_the_call_records(tmp_path):
     rd = S.make_run(tmp_path, S.truncating_pairwise)
     row = diagnose(rd).per_prompt.iloc[0]
     assert row["calls"] == 28 and row["truncated_calls"] == row["n_truncated"] > 0
-    assert row["parse_failures"] == row["truncated_calls"]          # truncated JSON is unparseable ...
-    assert row["n_failed"] == 0                                     # ... but counted as truncation, not twice
+    assert row["unparseable_calls"] == row["truncated_calls"]       # truncated JSON is unparseable ...
+    assert row["n_failed"] == row["truncated_calls"]                # ... so a failure, the same count everywhere,
+    assert [f.flag for f in diagnose(rd).flags] == ["high_truncation"]  # flagged as truncation, not twice
     # without the answers table the log alone still shows the truncation
     (rd / "answers.parquet").unlink()
     report = diagnose(rd)
@@ -95,7 +96,7 @@ def test_truncation_and_failure_counts_come_from_the_cache_log(tmp_path):
 
 
 def test_all_failed_prompt_type_without_answers_is_flagged(tmp_path):
-    """A stage whose every request failed (no answers row at all) still shows up, from usage + log."""
+    """A stage whose every request failed (no answers row at all) still shows up, from the call records."""
     from profile_align.backends import Client, Request
     from profile_align.backends.base import BackendError
     from profile_align.backends.fake import FakeBackend

@@ -52,3 +52,38 @@ def test_validate_factors_select_restricts_factors_and_rejects_unknown(tmp_path)
     assert set(RunDir(rd).read_factors().factor_names) == {"coherence", "fluency"}
     bad = runner.invoke(app, ["validate-factors", "--limit", "1", "--model", "fake:json", "--select", "length"])
     assert bad.exit_code != 0 and "cannot validate" in bad.output
+
+
+def _table_rows(output: str, first_header: str) -> list[list[str]]:
+    """Body rows of the rich table whose header row starts with ``first_header``."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("┃") and
+                 line.strip("┃ ").startswith(first_header))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("│"):
+            break
+        rows.append([c.strip() for c in line.strip("│").split("│")])
+    return rows
+
+
+def test_factor_table_and_usage_table_agree_on_unparseable_counts(tmp_path, monkeypatch):
+    """Issue 12: `factors --model fake:json --limit 2` printed 98 unparseable in its factor table and
+    `parse fail 0` in its usage table. Both now count the same call records."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "250")
+    r = runner.invoke(app, ["factors", "summeval", "--model", "fake:json", "--limit", "2", "--no-cache"],
+                      terminal_width=250)
+    assert r.exit_code == 3, r.output  # the UniEval proxy cannot be scored from fake:json
+    factor_rows = {row[0]: row for row in _table_rows(r.output, "factor")}
+    usage_rows = {row[2]: row for row in _table_rows(r.output, "backend")}
+    # factor table: factor, extractor, computed, missing, mean, requests, failed, unparseable, ...
+    # usage table: backend, model, prompt type, requests, cached, failed, unparseable, ...
+    for factor, pt in (("fluency", "unieval_fluency"), ("coherence", "unieval_coherence")):
+        f, u = factor_rows[factor], usage_rows[pt]
+        assert f[5] == u[3] and f[7] == u[6] == f[5] != "0", (f, u)  # every UniEval-proxy answer unusable
+    n_sentences = int(factor_rows["fluency"][5])
+    assert n_sentences > int(factor_rows["coherence"][5]) == int(factor_rows["length"][2])  # one per output
+    total = usage_rows.pop("")  # the total row has no prompt type
+    assert total[0] == "total" and int(total[6]) == sum(int(u[6]) for u in usage_rows.values())
+    assert int(total[6]) == int(factor_rows["fluency"][7]) + int(factor_rows["coherence"][7])

@@ -120,7 +120,10 @@ def test_partial_verdicts_exclude_only_the_missing_facts(tiny, make_client):
     verdicts = [x["verdict"] for x in json.loads(d["detail"])]
     assert verdicts == ["no", None, None]
     f = res.failures["fact_support"]
-    assert f["items"] == 2 + 3 + 1 + 2 and f["items_failed"] == 1 + 2 + 0 + 1
+    assert f["parse_failed"] == 0  # every answer was JSON; the missing verdicts are items, not calls
+    rep = res.report().set_index("factor").loc["hallucination"]
+    det = res.details[res.details["factor"] == "hallucination"]  # per output (a shared text counts per output)
+    assert rep["items"] == det["n_items"].sum() > 2 + 3 + 1 + 2 - 1 and rep["items_failed"] == det["n_failed"].sum() > 0
 
 
 def test_empty_fact_lists_and_empty_outputs(tiny, make_client):
@@ -248,7 +251,11 @@ def test_unieval_proxy_without_yes_no_is_counted(tiny, make_client):
     res = extract_factors(tiny, ["fluency", "coherence"], client=client, progress=False)
     assert res.table.values["fluency"].isna().all()
     assert res.table.values["coherence"].notna().all()
-    assert res.failures["unieval_fluency"]["items_failed"] == res.failures["unieval_fluency"]["items"] > 0
+    f = res.failures["unieval_fluency"]
+    assert f["parse_failed"] == f["requests"] > 0  # one call per sentence, none readable
+    # the same count in the call records, the usage table's source
+    assert client.accounting.to_dict()["failure_rates"]["unieval_fluency"] == 1.0
+    assert res.report().set_index("factor").loc["fluency", "parse_failed"] == f["requests"]
 
 
 def test_response_label_outside_the_schema_is_a_parse_failure(tiny, make_client):

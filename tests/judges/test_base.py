@@ -10,7 +10,7 @@ from profile_align.judges import (JUDGE_BUILDERS, EvaluationJudge, GenerationJud
 class WordCount:
     model = "wc"
 
-    def score(self, prompts, responses):
+    def score(self, prompts, responses, calls=None):
         return [float(len(r.split())) for r in responses]
 
 

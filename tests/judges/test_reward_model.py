@@ -51,9 +51,17 @@ def ds():
     return full.subset([full.examples[0].id])
 
 
-def test_server_scorer_and_ordering(server, ds):
-    _Handler.fail_first = 1  # one 503, retried
-    scorer = ServerScorer("rm-test", url=server, batch_size=5, max_retries=2)
+def _scorer(url, tmp_path, **kw):
+    from profile_align.backends import Client
+
+    client = Client(f"rm-server:{url}::rm-test", cache=tmp_path / "c.sqlite", progress=False,
+                    backoff_initial_s=0.01, **kw)
+    return ServerScorer("rm-test", url=url, client=client), client
+
+
+def test_server_scorer_and_ordering(server, ds, tmp_path):
+    _Handler.fail_first = 1  # one 503, retried by the Client
+    scorer, client = _scorer(server, tmp_path, max_retries=2)
     res = RewardModelJudge(scorer, label="t").run(ds.examples, ds.outputs, ds.pairs[:12])
     assert res.name == "rm:t" and res.kind == "reward_model"
     assert all(c["model"] == "rm-test" for c in _Handler.calls)
@@ -64,15 +72,38 @@ def test_server_scorer_and_ordering(server, ds):
         assert pr.verdict == (Verdict.A if la > lb else Verdict.B if lb > la else Verdict.TIE)
         assert pr.metadata["reward_a"] == pytest.approx(prompt_words + la)
     n_texts = len({o for p in ds.pairs[:12] for o in (p.a, p.b)})
-    assert sum(len(c["input"]) for c in _Handler.calls) == n_texts + 5  # + the retried batch
+    assert all(len(c["input"]) == 1 for c in _Handler.calls)  # one text per request
+    assert len(_Handler.calls) == n_texts + 1  # + the retried request
     assert len(res.tables["rewards"]) == n_texts
+    # every score is a call record (stage reward_model), and a rerun is answered from the cache
+    recs = client.records()
+    assert len(recs) == n_texts and {(r.stage, r.prompt_type, r.model_id) for r in recs} == {
+        ("reward_model", "reward", "rm-test")}
+    assert res.n_requests == n_texts and res.n_failed == 0
+    res2 = RewardModelJudge(scorer, label="t").run(ds.examples, ds.outputs, ds.pairs[:12])
+    assert len(_Handler.calls) == n_texts + 1 and [p.verdict for p in res2.preferences] == [
+        p.verdict for p in res.preferences]
+    assert client.records().tally().cached == n_texts
+    client.close()
+
+
+def test_server_failures_skip_pairs_and_are_counted(ds, tmp_path):
+    scorer, client = _scorer("http://127.0.0.1:9/pooling", tmp_path, max_retries=0)  # nothing listens there
+    res = RewardModelJudge(scorer, label="down").run(ds.examples, ds.outputs, ds.pairs[:3])
+    n_texts = len({o for p in ds.pairs[:3] for o in (p.a, p.b)})
+    assert res.preferences == [] and res.stats["n_pairs_skipped"] == 3
+    assert res.n_failed == res.n_requests == n_texts
+    assert client.records().failure_counts() == {"reward_model/reward": {
+        "requests": n_texts, "failed": n_texts, "parse_failed": 0}}
+    assert any("no reward" in r for r in res.failures.reasons)
+    client.close()
 
 
 def test_equal_rewards_are_ties(ds):
     class Const:
         model = "const"
 
-        def score(self, prompts, responses):
+        def score(self, prompts, responses, calls=None):
             return [1.0 for _ in responses]
 
     res = RewardModelJudge(Const(), label="c").run(ds.examples, ds.outputs, ds.pairs[:5])
@@ -81,7 +112,7 @@ def test_equal_rewards_are_ties(ds):
     class Near:
         model = "near"
 
-        def score(self, prompts, responses):
+        def score(self, prompts, responses, calls=None):
             return [len(r) * 1e-9 for r in responses]
 
     res = RewardModelJudge(Near(), label="n", tie_tol=1e-3).run(ds.examples, ds.outputs, ds.pairs[:5])

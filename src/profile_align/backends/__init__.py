@@ -25,6 +25,7 @@ from .check import check_backend
 from .client import Client
 from .factory import cache_mode_of, make_client, resolve_cache_path
 from .logprobs import yes_probability, yes_probability_from_response
+from .records import CallLog, CallRecord, Records, Tally, new_invocation_id
 from .parsing import ParseError, extract_json, parse_model, schema_errors
 from .registry import get_backend, register, registered_prefixes, split_model_string
 
@@ -33,6 +34,11 @@ __all__ = [
     "Backend",
     "BackendError",
     "Cache",
+    "CallLog",
+    "CallRecord",
+    "Records",
+    "Tally",
+    "new_invocation_id",
     "Capabilities",
     "Client",
     "ParseError",

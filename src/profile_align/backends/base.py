@@ -66,6 +66,8 @@ class RequestFailed(BackendError):
         self.key = key
         self.attempts = attempts
         self.error_type = error_type
+        self.call_id = ""
+        """Id of this failure's call record (set by the Client)."""
 
     def __repr__(self) -> str:  # pragma: no cover - cosmetic
         return f"RequestFailed({self.error_type}: {self.message!r}, attempts={self.attempts})"
@@ -95,7 +97,7 @@ class Usage(BaseModel):
 class Request(BaseModel):
     """One chat completion request.
 
-    ``prompt_type`` is an accounting label only (it is *not* part of the cache key);
+    ``prompt_type`` and ``stage`` are labels of the call record only (*not* part of the cache key);
     ``prompt_version`` is part of the cache key: bump it when a prompt template changes.
     """
 
@@ -112,6 +114,8 @@ class Request(BaseModel):
     top_logprobs: int | None = None
     prompt_type: str = "default"
     prompt_version: str = "1"
+    stage: str = ""
+    """Which part of profile-align asked (factors, evaluation, generation, reward_model, probe, ...)."""
 
     @classmethod
     def from_prompt(cls, prompt: str, *, system: str | None = None, **kwargs: Any) -> Request:
@@ -148,8 +152,8 @@ class Response(BaseModel):
     """Per generated token: {token: logprob} of the most likely alternatives (None if not requested/available)."""
     prompt_type: str = "default"
 
-    parse_failure_counted: bool = Field(default=False, exclude=True, repr=False)
-    """Set by the client once a parse failure of this response has been counted (not stored)."""
+    call_id: str = Field(default="", exclude=True, repr=False)
+    """Id of this answer's call record (set by the Client; not stored with the cached answer)."""
 
 
 # --------------------------------------------------------------------------- protocol

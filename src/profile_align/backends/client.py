@@ -1,9 +1,13 @@
 """The one entry point the rest of profile-align calls.
 
 ``Client`` = backend + cache + bounded concurrency + optional RPM/TPM limits + retries (exponential
-backoff with jitter on 429/5xx/timeouts/connection errors) + a hard per-attempt timeout + accounting +
-progress bars. A request whose retries run out becomes a :class:`RequestFailed` (raised by ``complete``,
+backoff with jitter on 429/5xx/timeouts/connection errors) + a hard per-attempt timeout + the call record
++ progress bars. A request whose retries run out becomes a :class:`RequestFailed` (raised by ``complete``,
 returned in place by ``map``), recorded in the cache and retried on the next run.
+
+Every call writes exactly one :class:`~profile_align.backends.records.CallRecord` (new, shared with an
+identical request in flight, served from the cache, or failed); ``mark_unparseable`` is the one way a
+caller says it could not use an answer. ``accounting`` is a view over these records.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,9 +25,10 @@ from pydantic import BaseModel
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from .accounting import Accounting, Prices
-from .base import Backend, BackendError, Request, RequestFailed, Response, TransientError
+from .base import Backend, BackendError, Request, RequestFailed, Response, TransientError, is_scoring_request
 from .cache import Cache, CacheMode, cache_key
 from .parsing import ParseError, extract_json, parse_model
+from .records import CallLog, CallRecord, Records, input_key
 from .ratelimit import RateLimiter
 from .registry import get_backend
 
@@ -41,6 +47,8 @@ class Client:
 
     Args:
         backend: a Backend or a model string (``local``, ``openai:gpt-4o-mini``, ``openai-compat:URL::MODEL``...).
+        calls: the call log its records go to (share one between the clients of a run: one invocation).
+        model_label: the model string in the records (default: ``backend`` when a string, else name:model_id).
         cache: a :class:`Cache`, a path to the SQLite file, or None for the default user cache file.
         cache_mode: ``use`` | ``refresh`` | ``off`` (when ``cache`` is not already a Cache).
         concurrency: max requests in flight (capped by the backend's own ``max_concurrency``).
@@ -68,6 +76,9 @@ class Client:
         progress: bool = True,
         console: Any = None,
         backend_options: dict[str, Any] | None = None,
+        calls: CallLog | None = None,
+        model_label: str | None = None,
+        stage: str = "",
     ):
         self.backend: Backend = get_backend(backend, **(backend_options or {})) if isinstance(backend, str) else backend
         self.cache = cache if isinstance(cache, Cache) else Cache(cache, mode=cache_mode)
@@ -78,7 +89,13 @@ class Client:
         self.timeout_s = timeout_s
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
-        self.accounting = accounting or Accounting(prices)
+        self.accounting = accounting or Accounting(prices, calls)
+        self.calls: CallLog = self.accounting.calls
+        self.model: str = model_label or (backend if isinstance(backend, str)
+                                          else f"{self.backend.name}:{self.backend.model_id}")
+        """The model string of the call records and answers tables."""
+        self.stage = stage
+        """Stage of requests that name none (``Request.stage`` and ``map(stage=)`` win)."""
         self.progress = progress
         self.console = console
         self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[asyncio.Semaphore, RateLimiter]]
@@ -126,11 +143,57 @@ class Client:
                 resp.parsed = None
         return resp
 
-    def _account(self, request: Request, resp: Response) -> None:
-        self.accounting.record_response(resp)
-        if request.json_schema is not None and resp.parsed is None:
-            resp.parse_failure_counted = True
-            self.accounting.record_parse_failure(resp.backend, resp.model, request.prompt_type)
+    def _record(self, request: Request, key: str, stage: str, result: Response | RequestFailed,
+                cached: bool) -> CallRecord:
+        """The call record of one answer or failure (status from the answer: an unreadable JSON answer is
+        ``unparseable``, a content-filter stop ``refused``)."""
+        base = dict(call_id=self.calls.new_id(), invocation=self.calls.invocation, ts=time.time(), model=self.model,
+                    model_id=self.backend.model_id, backend=self.backend.name, prompt_type=request.prompt_type,
+                    stage=stage, input_key=input_key(request.messages), key=key,
+                    scoring=is_scoring_request(request))
+        if isinstance(result, RequestFailed):
+            return CallRecord(**base, status="failed", error=f"{result.error_type}: {result.message}")
+        finish = result.finish_reason or ""
+        status = ("refused" if finish.lower() in ("content_filter", "refusal") else
+                  "unparseable" if request.json_schema is not None and result.parsed is None else "ok")
+        pt, ct = result.usage.prompt_tokens, result.usage.completion_tokens
+        return CallRecord(**base, status=status, prompt_tokens=pt, completion_tokens=ct,
+                          cost_usd=self.accounting.prices.cost(result.backend or self.backend.name,
+                                                               result.model or self.backend.model_id, pt, ct),
+                          latency_s=0.0 if cached else float(result.latency_s), cached=cached, finish_reason=finish,
+                          empty=not (result.text or "").strip())
+
+    def _keep(self, record: CallRecord, result: Response | RequestFailed) -> None:
+        self.calls.add(record, self.cache if self.cache.enabled else None)
+        result.call_id = record.call_id
+
+    async def _record_only(self, request: Request, key: str, stage: str, result: Response | RequestFailed,
+                           cached: bool) -> None:
+        """Write the record of a call the backend did not answer (cache hit, shared answer, shared failure)."""
+        rec = self._record(request, key, stage, result, cached)
+        self._keep(rec, result)
+        await self.cache.aput_record(rec, result.text if isinstance(result, Response) else None)
+
+    def mark_unparseable(self, response: Response | RequestFailed | None) -> None:
+        """The caller could not use this answer: its call record becomes ``unparseable`` (idempotent; a
+        failed call stays failed). The one way parse failures are counted."""
+        self.mark(response, "unparseable")
+
+    def mark_usable(self, response: Response | RequestFailed | None, usable: bool) -> None:
+        """The caller's verdict on an answer: ``usable=False`` is :meth:`mark_unparseable`; ``True`` clears an
+        ``unparseable`` status the client set because no JSON could be extracted but the caller read the
+        text anyway. The caller decides what counts as a parse failure."""
+        self.mark(response, "ok" if usable else "unparseable")
+
+    def mark(self, response: Response | RequestFailed | None, status: str) -> None:
+        """Set the status of an answer's call record (``ok``, ``unparseable`` or ``refused``)."""
+        call_id = getattr(response, "call_id", "")
+        if call_id:
+            self.calls.mark(call_id, status)
+
+    def records(self) -> Records:
+        """This invocation's call records (every client sharing this client's call log)."""
+        return self.calls.records()
 
     # ------------------------------------------------------------------ core
     async def _call(self, request: Request) -> Response:
@@ -172,15 +235,16 @@ class Client:
                 return await self._call(request)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def complete(self, request: Request) -> Response:
-        """One request through cache -> limiter -> backend (with retries). Raises :class:`RequestFailed`."""
+    async def complete(self, request: Request, stage: str | None = None) -> Response:
+        """One request through cache -> limiter -> backend (with retries). Raises :class:`RequestFailed`.
+        Writes one call record (``stage``: this call's stage, default ``request.stage`` or the client's)."""
+        stage = stage or request.stage or self.stage
         backend_name, model = self.backend.name, self.backend.model_id
         key, payload = cache_key(backend_name, self._cache_id, request)
-        self.accounting.start(backend_name, model, request.prompt_type)
         hit = self.cache.get(key)
         if hit is not None:
             hit.prompt_type = request.prompt_type
-            self._account(request, hit)
+            await self._record_only(request, key, stage, hit, cached=True)
             return hit
         leader = self._inflight.get(key)
         if leader is not None:  # an identical request is already running: share its answer
@@ -188,13 +252,15 @@ class Client:
                 resp = (await asyncio.shield(leader)).model_copy(update={"cached": True, "latency_s": 0.0})
             except asyncio.CancelledError:
                 if leader.cancelled():  # the leader was cancelled, not us: run it ourselves
-                    return await self.complete(request)
+                    return await self.complete(request, stage)
                 raise
-            except RequestFailed:
-                self.accounting.record_failure(backend_name, model, request.prompt_type)
-                raise
+            except RequestFailed as shared:
+                failure = RequestFailed(shared.message, request=request, key=key, attempts=0,
+                                        error_type=shared.error_type)
+                await self._record_only(request, key, stage, failure, cached=False)
+                raise failure from shared
             resp.prompt_type = request.prompt_type
-            self._account(request, resp)
+            await self._record_only(request, key, stage, resp, cached=True)
             return resp
         fut: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
         self._inflight[key] = fut
@@ -207,14 +273,16 @@ class Client:
                 except Exception as exc:  # retries ran out, permanent error, or a backend bug
                     failure = RequestFailed(str(exc) or type(exc).__name__, request=request, key=key,
                                             attempts=counter[0], error_type=type(exc).__name__)
-                    await self.cache.aput_failure(key, payload, request, failure, backend_name, model)
-                    self.accounting.record_failure(backend_name, model, request.prompt_type)
+                    rec = self._record(request, key, stage, failure, cached=False)
+                    self._keep(rec, failure)
+                    await self.cache.aput_failure(key, payload, request, failure, backend_name, model, rec)
                     fut.set_exception(failure)
                     fut.exception()  # mark retrieved
                     raise failure from exc
             resp = self._finish(request, resp)
-            await self.cache.aput(key, payload, request, resp, counter[0])  # committed before anyone sees it
-            self._account(request, resp)
+            rec = self._record(request, key, stage, resp, cached=False)
+            self._keep(rec, resp)  # in memory first: an answer paid for is counted even if the run dies now
+            await self.cache.aput(key, payload, request, resp, counter[0], rec)  # committed before anyone sees it
             fut.set_result(resp)
             return resp
         finally:
@@ -222,7 +290,8 @@ class Client:
                 fut.cancel()
             self._inflight.pop(key, None)
 
-    async def map(self, requests: Sequence[Request], desc: str = "LLM requests") -> list[Response | RequestFailed]:
+    async def map(self, requests: Sequence[Request], desc: str = "LLM requests",
+                  stage: str | None = None) -> list[Response | RequestFailed]:
         """All requests, in order; failures come back as :class:`RequestFailed` values (never "")."""
         requests = list(requests)
         results: list[Response | RequestFailed | None] = [None] * len(requests)
@@ -236,7 +305,7 @@ class Client:
             nonlocal n_failed
             for i in next_index:
                 try:
-                    results[i] = await self.complete(requests[i])
+                    results[i] = await self.complete(requests[i], stage)
                 except RequestFailed as failure:
                     results[i] = failure
                     n_failed += 1
@@ -276,20 +345,20 @@ class Client:
         """Validate a response against a pydantic model; a failure is counted (per prompt type), never guessed."""
         source = response.parsed if response.parsed is not None else response.text
         try:
-            return parse_model(source, model)
+            value = parse_model(source, model)
         except ParseError:
-            if not response.parse_failure_counted:
-                response.parse_failure_counted = True
-                self.accounting.record_parse_failure(response.backend, response.model, response.prompt_type)
+            self.mark_unparseable(response)
             return None
+        self.mark_usable(response, True)
+        return value
 
-    async def map_structured(self, requests: Sequence[Request], model: type[M],
-                             desc: str = "LLM requests") -> list[M | RequestFailed | ParseError]:
+    async def map_structured(self, requests: Sequence[Request], model: type[M], desc: str = "LLM requests",
+                             stage: str | None = None) -> list[M | RequestFailed | ParseError]:
         """Like :meth:`map`, filling ``json_schema`` from ``model`` and validating every answer."""
         schema = model.model_json_schema()
         reqs = [r if r.json_schema is not None else r.model_copy(update={"json_schema": schema}) for r in requests]
         out: list[M | RequestFailed | ParseError] = []
-        for resp in await self.map(reqs, desc=desc):
+        for resp in await self.map(reqs, desc=desc, stage=stage):
             if isinstance(resp, RequestFailed):
                 out.append(resp)
                 continue
@@ -298,12 +367,13 @@ class Client:
         return out
 
     # ------------------------------------------------------------------ sync helpers and lifecycle
-    def run_all(self, requests: Sequence[Request], desc: str = "LLM requests") -> list[Response | RequestFailed]:
+    def run_all(self, requests: Sequence[Request], desc: str = "LLM requests",
+                stage: str | None = None) -> list[Response | RequestFailed]:
         """Synchronous :meth:`map` for callers that are not async (works inside a running loop too)."""
-        return _run_sync(lambda: self.map(requests, desc=desc))
+        return _run_sync(lambda: self.map(requests, desc=desc, stage=stage))
 
-    def complete_sync(self, request: Request) -> Response:
-        return _run_sync(lambda: self.complete(request))
+    def complete_sync(self, request: Request, stage: str | None = None) -> Response:
+        return _run_sync(lambda: self.complete(request, stage))
 
     def summary_table(self) -> Any:
         return self.accounting.summary_table()

@@ -16,6 +16,7 @@ Built-in prefixes::
     ollama:llama3.2                         http://localhost:11434/v1 (OLLAMA_HOST overrides the host)
     openrouter:meta-llama/llama-3-8b        https://openrouter.ai/api/v1 (OPENROUTER_API_KEY)
     fake:<script>                           deterministic test backend (see backends.fake)
+    rm-server:http://host:8000/pooling::rm  a reward-model server (scores, not chat; see backends.reward_server)
 """
 
 from __future__ import annotations
@@ -166,3 +167,11 @@ def _openrouter(rest: str, **options: Any) -> Backend:
     options.setdefault("api_key", os.environ.get("OPENROUTER_API_KEY"))
     options.setdefault("require_key", True)
     return _lazy("openai_compat", "OpenAICompatBackend")(rest, name="openrouter", **options)
+
+
+@register("rm-server", "a reward-model server: rm-server:URL::MODEL (POST {model, input: [text]})")
+def _rm_server(rest: str, **options: Any) -> Backend:
+    url, model = parse_compat_target(rest)
+    if url is None:
+        raise BackendError("rm-server needs a URL: rm-server:http://HOST:PORT/pooling::MODEL")
+    return _lazy("reward_server", "RewardServerBackend")(model, url=url, **options)

@@ -3,20 +3,22 @@
 One row per (prompt_type, model): how many answers, their distribution, how many distinct answers for how
 many distinct inputs, position dependence (pairwise: first-position win rate, flip rate and position-only
 rate under swap; per-fact: correlation of the verdict with the fact index), echo, invalid and truncation
-rates (empty replies come from the cache log, see ``sources.py``). Stages build their rows with :func:`answer_row` so every stage fills the columns the same way.
+rates (failed, empty and truncated calls come from the call records, see ``sources.py``). Every stage builds
+its rows with :func:`answer_row` (the one builder) so every stage fills the columns the same way.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..backends.base import is_scoring_request
+from ..backends.records import input_key
 from ..rundir import ANSWER_COLUMNS
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "VERDICT_VALUES",
     "STAT_COLUMNS",
     "answer_row",
+    "answers_frame",
     "answer_stats",
     "input_key",
     "is_echo",
@@ -77,14 +80,6 @@ def verdict_value(answer: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def input_key(messages: Sequence[dict[str, str]] | str) -> str:
-    """16-hex SHA-256 of a prompt (chat messages or a string): the ``input_key`` column."""
-    if not isinstance(messages, str):
-        messages = json.dumps([[m.get("role", ""), m.get("content", "")] for m in messages],
-                              ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(messages.encode("utf-8")).hexdigest()[:16]
-
-
 def _squash(text: str) -> str:
     return " ".join(str(text).lower().split()).strip(" .\"'")
 
@@ -103,13 +98,23 @@ def _forms(value: Any) -> set[str]:
     return forms - {""}
 
 
-def is_echo(answer_text: Any, examples: Iterable[Any]) -> bool:
-    """True when the answer equals (case and white space aside) one of the example answers shown in the prompt.
-
-    Examples may be strings or JSON-able values; JSON is compared in canonical form (key order, spacing).
-    """
-    forms = _forms(answer_text)
-    return bool(forms) and any(forms & _forms(ex) for ex in examples)
+def is_echo(answer: Any, shown: Iterable[Any], min_chars: int = 12) -> bool:
+    """True when an answer copies what the prompt showed instead of answering: it equals one of the
+    ``shown`` texts (an example answer; case, white space and JSON formatting aside), or, being at least
+    ``min_chars`` long, appears verbatim inside one (a sentence of the instructions). Quoting the article
+    is allowed: pass only the instructions and example answers, not the text under judgement."""
+    forms = _forms(answer)
+    if not forms:
+        return False
+    shown = [x for x in shown if x is not None]
+    if any(forms & _forms(ex) for ex in shown):
+        return True
+    long_forms = [f for f in forms if len(f) >= min_chars]
+    if not long_forms:
+        return False
+    haystacks = [_squash(x if isinstance(x, str) else json.dumps(x, sort_keys=True, ensure_ascii=False))
+                 for x in shown]
+    return any(f in h for f in long_forms for h in haystacks)
 
 
 def answer_row(
@@ -123,15 +128,23 @@ def answer_row(
     valid: bool | None = None,
     examples: Iterable[Any] = (),
     model: str | None = None,
+    echo: bool | None = None,
 ) -> dict[str, Any]:
-    """One answers-table row from a backend ``Request`` and its ``Response`` (or ``RequestFailed``).
+    """The one builder of answers-table rows (``rundir.ANSWER_COLUMNS``), from a backend ``Request`` and its
+    ``Response`` (or ``RequestFailed``). Factors, judges, probes and experiments all use it.
 
     ``answer`` is the normalised label the stage used (None when it could not read one); ``valid`` defaults
-    to ``answer is not None`` and is False for a failed request; ``examples`` are example answers the prompt
-    showed (for the echo column). ``model`` defaults to the response's model.
+    to ``answer is not None`` and is False for a failed request; ``examples`` are texts the prompt showed
+    (example answers, instructions) for the echo column, or ``echo`` gives it directly. ``model`` is the
+    model string (``Client.model``; default: the response's model). ``finish_reason`` is ``failed`` for a
+    failed request and ``logprobs`` for a one-token scoring request (cut off by design).
     """
     failed = not hasattr(response, "text")
     text = None if failed else response.text
+    finish = "failed" if failed else ("logprobs" if is_scoring_request(request) else (response.finish_reason or ""))
+    if echo is None:
+        examples = list(examples)
+        echo = not failed and (is_echo(text, examples) or is_echo(answer, examples))
     return {
         "stage": stage,
         "prompt_type": getattr(request, "prompt_type", "default"),
@@ -141,10 +154,15 @@ def answer_row(
         "variant": None if variant is None else str(variant),
         "answer": None if failed else normalise_answer(answer),
         "valid": False if failed else bool(answer is not None if valid is None else valid),
-        "finish_reason": "failed" if failed else (response.finish_reason or ""),
+        "finish_reason": finish,
         "cached": False if failed else bool(response.cached),
-        "echo": False if failed else (is_echo(text, examples) or is_echo(answer, examples)),
+        "echo": bool(echo) and not failed,
     }
+
+
+def answers_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """An answers table (``rundir.ANSWER_COLUMNS``) from :func:`answer_row` rows."""
+    return pd.DataFrame(list(rows), columns=list(ANSWER_COLUMNS))
 
 
 def _as_bool(s: pd.Series) -> pd.Series:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -146,6 +145,25 @@ def _local_model(ctx: DoctorContext) -> list[Check]:
     return out
 
 
+def _cache_round_trip(path: Path) -> None:
+    """Write an answer and its call record to a cache file and read both back (through ``Cache``)."""
+    import time
+
+    from ..backends import Cache, Request, Response
+    from ..backends.cache import cache_key
+    from ..backends.records import CallRecord
+
+    req = Request.from_prompt("doctor", prompt_type="doctor")
+    key, payload = cache_key("doctor", "doctor", req)
+    rec = CallRecord(call_id="doctor", invocation="doctor", ts=time.time(), model="doctor", model_id="doctor",
+                     backend="doctor", prompt_type="doctor", stage="doctor", input_key="", key=key, status="ok")
+    with Cache(path) as cache:
+        cache.put(key, payload, req, Response(text="ok", backend="doctor", model="doctor"), record=rec)
+        hit, records = cache.get(key), cache.records()
+    if hit is None or hit.text != "ok" or [r.call_id for r in records] != ["doctor"]:
+        raise OSError("an answer written to the cache could not be read back")
+
+
 @doctor_check("cache")
 def _cache(ctx: DoctorContext) -> list[Check]:
     from ..backends.cache import cache_dir
@@ -156,13 +174,7 @@ def _cache(ctx: DoctorContext) -> list[Check]:
         fd, tmp = tempfile.mkstemp(dir=d, prefix=".doctor-", suffix=".sqlite3")
         os.close(fd)
         try:
-            conn = sqlite3.connect(tmp)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("CREATE TABLE t (x INTEGER)")
-            conn.execute("INSERT INTO t VALUES (1)")
-            conn.commit()
-            assert conn.execute("SELECT x FROM t").fetchone() == (1,)
-            conn.close()
+            _cache_round_trip(Path(tmp))
         finally:
             for suffix in ("", "-wal", "-shm"):
                 Path(tmp + suffix).unlink(missing_ok=True)

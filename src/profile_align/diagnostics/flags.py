@@ -37,7 +37,8 @@ class Thresholds:
     echo_rate: float = 0.2
     """echoing_judge: share of answers equal to an example shown in the prompt."""
     max_failure_rate: float = 0.05
-    """high_failure_rate: failed requests + unreadable answers (truncation aside) above this share."""
+    """high_failure_rate: failed, unparseable or refused calls above this share (calls whose reply was cut off
+    by max_tokens count as failures but raise high_truncation instead of this flag)."""
     max_truncation_rate: float = 0.05
     """high_truncation: replies cut off by max_tokens (finish_reason "length") above this share."""
     overrides: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
@@ -189,16 +190,18 @@ def _echo(row: Mapping[str, Any], th: Thresholds):
 
 @flag_rule(
     "high_failure_rate",
-    "Requests failed or replies could not be read: look at the failed calls in the cache log "
-    "(SELECT * FROM log JOIN responses USING (key)), check the server, or use a model that follows the JSON "
+    "Requests failed or replies could not be read: look at the failed calls in the call records "
+    "(profile_align.backends.Cache(path).records().to_frame()), check the server, or use a model that follows the JSON "
     "format. Unreadable answers are never guessed, so the factor or verdict is missing for those items.",
 )
 def _failures(row: Mapping[str, Any], th: Thresholds):
     rate = _num(row.get("failure_rate"))
-    if not rate > th.max_failure_rate or int(row.get("n_failed") or 0) == 0:
+    n_total = int(row.get("n_total") or 0)
+    not_truncated = int(row.get("n_failed_not_truncated", row.get("n_failed")) or 0)
+    if not rate > th.max_failure_rate or not_truncated == 0 or not not_truncated / n_total > th.max_failure_rate:
         return None
-    ev = {k: int(row.get(k) or 0) for k in ("n_failed", "n_total", "n_invalid", "n_truncated", "requests",
-                                            "failures", "parse_failures", "calls", "failed_calls", "empty_calls")}
+    ev = {k: int(row.get(k) or 0) for k in ("n_failed", "n_total", "n_invalid", "n_truncated", "calls",
+                                            "failed_calls", "unparseable_calls", "refused_calls", "empty_calls")}
     return ev, f"{ev['n_failed']}/{ev['n_total']} failed or unreadable ({rate:.0%} > {th.max_failure_rate:.0%})"
 
 

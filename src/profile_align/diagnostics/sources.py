@@ -1,118 +1,54 @@
-"""Failure, truncation and empty-output counts from the backend's records: ``usage.json``
-(``Accounting.to_dict()``) and the SQLite cache log (``backends/cache.py``, tables ``log`` and ``responses``).
+"""Call counts for the diagnostics, from the one record of every model call (``backends/records.py``).
 
-Both are keyed by the backend's model id (e.g. ``qwen2.5-coder-1.5b-instruct-q4_k_m``), the answers table by
-the model string (``local``); :func:`attach` matches them per prompt type.
+Per (prompt type, model string): calls, failed / unparseable / refused calls, replies cut off by the token
+limit and empty replies. The answers table and the records carry the same model string (``Client.model``),
+so they join exactly on (prompt type, model). No SQL here: the records are read through ``Cache.records``.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ..backends.base import is_scoring_request
+from ..backends.cache import Cache
+from ..backends.records import Records
 
-__all__ = ["SOURCE_COLUMNS", "log_stats", "usage_stats", "attach"]
+__all__ = ["CALL_COLUMNS", "call_stats", "read_records", "run_invocations"]
 
-SOURCE_COLUMNS = ("prompt_type", "model", "requests", "failures", "parse_failures", "calls", "failed_calls",
-                  "truncated_calls", "empty_calls")
+CALL_COLUMNS = ("prompt_type", "model", "calls", "failed_calls", "unparseable_calls", "refused_calls",
+                "truncated_calls", "empty_calls", "bad_truncated_calls")
 
 
-def usage_stats(usage: Mapping[str, Any] | str | Path | None) -> pd.DataFrame:
-    """Per (prompt_type, model): requests, failures, parse_failures from ``usage.json`` or its dict."""
-    if usage is None:
-        return pd.DataFrame(columns=list(SOURCE_COLUMNS))
-    if isinstance(usage, (str, Path)):
-        usage = json.loads(Path(usage).read_text(encoding="utf-8"))
+def call_stats(records: Iterable[Any]) -> pd.DataFrame:
+    """One row per (prompt_type, model) of call records with the columns of ``CALL_COLUMNS``.
+
+    ``bad_truncated_calls``: failed/unparseable calls whose reply was cut off by max_tokens (reported as
+    truncation by the flags, but counted as failures everywhere)."""
+    recs = records if isinstance(records, Records) else Records(records)
     rows = []
-    for r in usage.get("rows", []) if isinstance(usage, Mapping) else []:
-        rows.append({"prompt_type": r.get("prompt_type", "default"), "model": str(r.get("model", "")),
-                     "requests": int(r.get("requests", 0)), "failures": int(r.get("failures", 0)),
-                     "parse_failures": int(r.get("parse_failures", 0))})
-    df = pd.DataFrame(rows, columns=["prompt_type", "model", "requests", "failures", "parse_failures"])
-    return df.groupby(["prompt_type", "model"], as_index=False).sum() if len(df) else df
+    for (pt, model), g in recs.group("prompt_type", "model").items():
+        t = g.tally()
+        rows.append([pt, model, t.requests, t.failed, t.unparseable, t.refused, t.truncated, t.empty,
+                     sum(1 for r in g if r.truncated and r.bad)])
+    return pd.DataFrame(rows, columns=list(CALL_COLUMNS))
 
 
-def log_stats(cache_path: str | Path | None) -> pd.DataFrame:
-    """Per (prompt_type, model) from the cache's call log: calls, failed calls, calls cut off by the token
-    limit (``finish_reason == "length"``) and empty replies. Opens the file read-only; a missing file gives
-    an empty frame."""
-    cols = ["prompt_type", "model", "calls", "failed_calls", "truncated_calls", "empty_calls"]
+def run_invocations(manifest: Mapping[str, Any]) -> list[str] | None:
+    """The invocation whose calls produced a run's results (the latest one in its manifest), or None when
+    the manifest names none (a run directory written before call records had invocations)."""
+    inv = manifest.get("invocation")
+    if isinstance(inv, str) and inv:
+        return [inv]
+    return None
+
+
+def read_records(cache_path: str | Path | None, invocations: Iterable[str] | None = None) -> Records:
+    """Call records from a cache file (all, or the given invocations); a missing file gives none.
+    Raises ValueError naming the file when it is not a profile-align cache."""
     if cache_path is None or not Path(cache_path).is_file():
-        return pd.DataFrame(columns=cols)
-    uri = f"file:{Path(cache_path).resolve()}?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, timeout=30.0)
-    try:
-        rows = conn.execute(
-            "SELECT l.prompt_type, l.model, l.status, l.text, r.response, r.request "
-            "FROM log l LEFT JOIN responses r ON r.key = l.key"
-        ).fetchall()
-    except sqlite3.DatabaseError as exc:
-        raise ValueError(f"{cache_path}: not a profile-align cache ({exc})") from exc
-    finally:
-        conn.close()
-    agg: dict[tuple[str, str], list[int]] = {}
-    for pt, model, status, text, response, request in rows:
-        acc = agg.setdefault((pt or "default", model or ""), [0, 0, 0, 0])
-        acc[0] += 1
-        if status != "ok":
-            acc[1] += 1
-            continue
-        finish = None
-        if response:
-            try:
-                finish = json.loads(response).get("finish_reason")
-            except ValueError:
-                finish = None
-        scoring = False
-        if request:
-            try:
-                scoring = is_scoring_request(json.loads(request))
-            except (ValueError, TypeError):
-                scoring = False
-        acc[2] += str(finish or "").lower() == "length" and not scoring  # 1-token scoring: cut by design
-        acc[3] += not (text or "").strip() and not scoring
-    return pd.DataFrame([[pt, m, *v] for (pt, m), v in sorted(agg.items())], columns=cols)
-
-
-def attach(stats: pd.DataFrame, source: pd.DataFrame) -> pd.DataFrame:
-    """Add a source's count columns to the answer statistics, matched per prompt type.
-
-    A source row joins the stats row of the same prompt type and model; when the names differ (model id vs
-    model string) and the prompt type has one model in the stats, it joins that row. Unmatched source rows
-    become their own rows (a prompt type whose answers never reached the answers table still shows up).
-    """
-    if source is None or len(source) == 0:
-        return stats
-    count_cols = [c for c in source.columns if c not in ("prompt_type", "model")]
-    out = stats.copy()
-    for c in count_cols:
-        if c not in out.columns:
-            out[c] = 0
-    extra = []
-    for r in source.itertuples(index=False):
-        r = r._asdict()
-        same_pt = out.index[out["prompt_type"] == r["prompt_type"]]
-        exact = [i for i in same_pt if out.at[i, "model"] == r["model"]]
-        target = exact[0] if exact else (same_pt[0] if len(same_pt) == 1 else None)
-        if target is None:
-            extra.append(r)
-            continue
-        for c in count_cols:
-            out.at[target, c] = int(out.at[target, c] or 0) + int(r[c])
-    if extra:
-        add = pd.DataFrame(extra)
-        add = add.groupby(["prompt_type", "model"], as_index=False).sum()
-        for c in out.columns:
-            if c not in add.columns:
-                add[c] = 0 if c.startswith("n") and c != "n_valid" else None
-        add["n"], add["n_valid"] = 0, 0
-        out = pd.concat([out, add[out.columns]], ignore_index=True)
-    for c in count_cols:
-        out[c] = out[c].fillna(0).astype(int)
-    return out
+        return Records()
+    with Cache(cache_path) as cache:
+        return cache.records(invocations)

@@ -1,4 +1,4 @@
-"""``diagnose`` (answers + usage + cache log -> per-prompt statistics and flags) and ``check_run`` (the
+"""``diagnose`` (answers + call records -> per-prompt statistics and flags) and ``check_run`` (the
 end-of-run check the pipeline calls: writes ``diagnostics.json``, puts the flags into the manifest, prints
 them, and fails in strict mode)."""
 
@@ -15,23 +15,38 @@ import pandas as pd
 from ..rundir import RunDir
 from .answers import answer_stats
 from .flags import FLAG_RULES, Flag, Thresholds, evaluate_flags
-from .sources import attach, log_stats, usage_stats
+from ..backends.records import Records
+from .sources import CALL_COLUMNS, call_stats, read_records, run_invocations
 
 __all__ = ["DiagnosticsReport", "RunFlagged", "diagnose", "check_run", "find_cache", "STRICT_EXIT_CODE"]
 
 STRICT_EXIT_CODE = 3
-_COUNT_COLS = ("requests", "failures", "parse_failures", "calls", "failed_calls", "truncated_calls", "empty_calls")
+_COUNT_COLS = tuple(c for c in CALL_COLUMNS if c not in ("prompt_type", "model"))
 
 
 def _rate(num: float, den: float) -> float:
     return num / den if den else math.nan
 
 
-def _combine(df: pd.DataFrame) -> pd.DataFrame:
-    """Failure, truncation and empty rates from every source (answers table, usage.json, cache log).
+def _join(stats: pd.DataFrame, calls: pd.DataFrame | None) -> pd.DataFrame:
+    """Answer statistics and call counts joined exactly on (prompt_type, model); a prompt type with calls
+    but no answers row (every request failed) becomes its own row."""
+    if calls is None:
+        return stats.assign(**{c: 0 for c in _COUNT_COLS})
+    out = stats.merge(calls, on=["prompt_type", "model"], how="outer", sort=True)
+    for c in _COUNT_COLS + ("n", "n_valid", "n_invalid", "n_truncated", "n_echo", "distinct_answers",
+                            "distinct_inputs", "n_both_orders", "n_index"):
+        out[c] = out[c].fillna(0).astype(int)
+    out["distribution"] = out["distribution"].map(lambda d: d if isinstance(d, dict) else {})
+    return out
 
-    failure = failed requests + unreadable answers, *not* counting truncated replies (reported on their own);
-    the rate is the highest of the three sources' rates, so no failure is counted twice.
+
+def _combine(df: pd.DataFrame, from_records: bool) -> pd.DataFrame:
+    """Failure, truncation and empty rates per row.
+
+    With call records (a run): failed = failed + unparseable + refused calls, of all calls — the same
+    count the manifest, the terminal summary and the report show. Without records (an answers table on
+    its own): failed = invalid answers that were not cut off, of all answers.
     """
     df = df.copy()
     for c in _COUNT_COLS:
@@ -41,23 +56,25 @@ def _combine(df: pd.DataFrame) -> pd.DataFrame:
     for c in ("n", "n_valid", "n_invalid", "n_truncated", "n_echo", "distinct_answers", "distinct_inputs",
               "n_both_orders", "n_index"):
         df[c] = df[c].fillna(0).astype(int)
-    out_rows = []
+    rows = []
     for r in df.to_dict("records"):
-        candidates = [
-            (max(0, r["n_invalid"] - r["n_truncated"]), r["n"]),
-            (r["failures"] + max(0, r["parse_failures"] - r["truncated_calls"]), r["requests"]),
-            (r["failed_calls"], r["calls"]),
-        ]
-        best = max((c for c in candidates if c[1]), key=lambda c: _rate(*c), default=(0, 0))
-        r["n_failed"], r["n_total"] = best[0], best[1] or max(r["n"], r["requests"], r["calls"])
-        r["failure_rate"] = _rate(*best)
-        r["n_truncated_all"] = max(r["n_truncated"], r["truncated_calls"])
-        r["truncation_rate"] = max(
-            [x for x in (_rate(r["n_truncated"], r["n"]), _rate(r["truncated_calls"], r["calls"])) if x == x],
-            default=math.nan)
-        r["empty_rate"] = _rate(r["empty_calls"], r["calls"])
-        out_rows.append(r)
-    return pd.DataFrame(out_rows)
+        if from_records:
+            r["n_failed"] = r["failed_calls"] + r["unparseable_calls"] + r["refused_calls"]
+            r["n_total"] = r["calls"]
+            r["n_truncated_all"] = r["truncated_calls"]
+            r["n_failed_not_truncated"] = r["n_failed"] - r["bad_truncated_calls"]
+            r["truncation_rate"] = _rate(r["truncated_calls"], r["calls"])
+            r["empty_rate"] = _rate(r["empty_calls"], r["calls"])
+        else:
+            r["n_failed"] = max(0, r["n_invalid"] - r["n_truncated"])
+            r["n_total"] = r["n"]
+            r["n_truncated_all"] = r["n_truncated"]
+            r["n_failed_not_truncated"] = r["n_failed"]
+            r["truncation_rate"] = _rate(r["n_truncated"], r["n"])
+            r["empty_rate"] = math.nan
+        r["failure_rate"] = _rate(r["n_failed"], r["n_total"])
+        rows.append(r)
+    return pd.DataFrame(rows)
 
 
 def find_cache(run_dir: RunDir) -> Path | None:
@@ -89,7 +106,7 @@ class DiagnosticsReport:
         return _rate(self.n_failed, self.n_total)
 
     def failure_counts(self) -> dict[str, dict[str, int]]:
-        """``"<stages>/<prompt_type>"`` -> answers, failed, invalid, truncated, requests, parse failures."""
+        """``"<stages>/<prompt_type>@<model>"`` -> answers, failed, of, invalid, truncated, calls, unparseable."""
         out = {}
         for r in self.per_prompt.to_dict("records"):
             key = f"{r.get('stages') or '-'}/{r['prompt_type']}"
@@ -97,7 +114,7 @@ class DiagnosticsReport:
                 key += f"@{r['model']}"
             out[key] = {"answers": int(r["n"]), "failed": int(r["n_failed"]), "of": int(r["n_total"]),
                         "invalid": int(r["n_invalid"]), "truncated": int(r["n_truncated_all"]),
-                        "requests": int(r["requests"]), "parse_failures": int(r["parse_failures"])}
+                        "calls": int(r["calls"]), "unparseable": int(r["unparseable_calls"])}
         return out
 
     def exit_reasons(self, max_failure_rate: float | None = None) -> list[str]:
@@ -207,7 +224,7 @@ class RunFlagged(RuntimeError):
 # ------------------------------------------------------------------------------------------------
 def diagnose(
     run_dir_or_answers: str | Path | RunDir | pd.DataFrame,
-    usage: Mapping[str, Any] | str | Path | None = None,
+    records: Records | None = None,
     thresholds: Thresholds | Mapping[str, Any] | None = None,
     *,
     cache: str | Path | None = None,
@@ -215,33 +232,40 @@ def diagnose(
     """Answer statistics and flags.
 
     Args:
-        run_dir_or_answers: a run directory (reads ``answers.parquet``, ``usage.json`` and the run's SQLite
-            cache log) or an answers DataFrame (``rundir.ANSWER_COLUMNS``).
-        usage: ``Accounting.to_dict()`` or a path to ``usage.json`` (default: the run directory's).
+        run_dir_or_answers: a run directory (reads ``answers.parquet`` and the call records of the run's
+            latest invocation from its cache) or an answers DataFrame (``rundir.ANSWER_COLUMNS``).
+        records: the call records to count failures, truncation and empty replies from (default: the
+            run's; with an answers DataFrame and no records, failures are the answers' invalid rows).
         thresholds: :class:`Thresholds` or a mapping of its fields (unknown keys are an error).
-        cache: the SQLite cache file whose call log gives truncated/empty/failed calls (default: the run's).
+        cache: the SQLite cache file holding the run's call records (default: the run's).
     """
     th = Thresholds.from_mapping(thresholds)
     notes: list[str] = []
     if isinstance(run_dir_or_answers, pd.DataFrame):
         answers = run_dir_or_answers
+        if records is None and cache is not None:
+            records = read_records(cache)
     else:
         rd = run_dir_or_answers if isinstance(run_dir_or_answers, RunDir) else RunDir(run_dir_or_answers)
         answers = rd.read_answers()
         if not rd.has_table("answers"):
-            notes.append(f"{rd.path}: no answers table (answers.parquet); only usage and cache-log counts were used")
-        if usage is None and rd.exists("usage.json"):
-            usage = rd / "usage.json"
-        if cache is None:
-            cache = find_cache(rd)
+            notes.append(f"{rd.path}: no answers table (answers.parquet); only the call records were used")
+        if records is None:
+            invocations = run_invocations(rd.read_manifest())
+            path = cache if cache is not None else find_cache(rd)
+            records = read_records(path, invocations)
+            if path is not None and invocations and not records and len(answers):
+                notes.append(f"{path}: no call records of invocation {invocations[0]} (run with --no-cache?): "
+                             "failures are the answers' invalid rows")
+                records = None
+            elif path is None:
+                notes.append(f"{rd.path}: no cache file, so no call records: failures are the answers' invalid rows")
+                records = None
     stats = answer_stats(answers)
-    u = usage_stats(usage)
-    log = log_stats(cache)
-    known = set(stats["prompt_type"]) | set(u["prompt_type"])
-    if len(log) and known:
-        log = log[log["prompt_type"].isin(known)]  # a shared cache holds other runs' prompt types too
-    stats = attach(attach(stats, u), log)
-    per_prompt = _combine(stats) if len(stats) else _combine(stats.assign(**{c: [] for c in _COUNT_COLS}))
+    calls = call_stats(records) if records is not None else None
+    joined = _join(stats, calls) if len(stats) or (calls is not None and len(calls)) else stats
+    per_prompt = _combine(joined, records is not None) if len(joined) else \
+        _combine(joined.assign(**{c: [] for c in _COUNT_COLS}), records is not None)
     for r in per_prompt.to_dict("records"):
         if 0 < r["n_valid"] < th.for_prompt(r["prompt_type"]).min_answers:
             notes.append(f"{r['prompt_type']} ({r['model']}): only {r['n_valid']} valid answers; constant, "
@@ -258,6 +282,7 @@ def check_run(
     thresholds: Thresholds | Mapping[str, Any] | None = None,
     console: Any = None,
     quiet: bool = False,
+    records: Records | None = None,
 ) -> DiagnosticsReport:
     """End-of-run check: diagnose the run, write ``diagnostics.json``, set ``manifest["flags"]`` (and
     ``manifest["diagnostics"]``: totals and whether strict mode failed), print the tables and flags.
@@ -265,7 +290,8 @@ def check_run(
     ``max_failure_rate`` (default: the thresholds' ``max_failure_rate``, 0.05) is both the per-prompt
     ``high_failure_rate`` threshold and the limit for the run's overall failure rate.
     Raises :class:`RunFlagged` (``exit_code`` 3) when ``strict`` and any flag is raised or the overall
-    failure rate passes ``max_failure_rate``; files are written before it raises.
+    failure rate passes ``max_failure_rate``; files are written before it raises. ``records``: the run's
+    call records when they are not in a cache file (``--no-cache``).
     """
     rd = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     th = Thresholds.from_mapping(thresholds)
@@ -273,7 +299,7 @@ def check_run(
         from dataclasses import replace
 
         th = replace(th, max_failure_rate=max_failure_rate)
-    report = diagnose(rd, thresholds=th)
+    report = diagnose(rd, records, thresholds=th)
     reasons = report.exit_reasons()
     rd.write_json("diagnostics.json", report.to_dict())
     # flags of other kinds already in the manifest (e.g. duplicate generations) stay; ours are replaced

@@ -18,6 +18,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..backends.base import Request, RequestFailed
+from ..diagnostics.answers import is_echo
 from ..data.model import text_hash
 from ..taxonomy import Factor
 from .registry import EXTRACTORS, declare_factor, make_factor, prompt_of
@@ -120,13 +121,9 @@ class FactsExtractor:
         system = prompt_of("atomic_facts").system.lower()
         desc = "atomic facts" if self.of == "output" else "atomic facts of sources"
         for (h, item), req, resp in zip(keys, reqs, run.run(reqs, desc)):
-            f = run.account(req, resp)
-            facts = None
-            if not isinstance(resp, RequestFailed):
-                facts = parse_facts(resp.parsed)
-                if facts is None:
-                    f["parse_failed"] += 1
-            echo = bool(facts) and any(len(x) > 12 and normalise_fact(x) in system for x in facts)
+            facts = None if isinstance(resp, RequestFailed) else parse_facts(resp.parsed)
+            run.account(req, resp, facts is not None)
+            echo = bool(facts) and any(is_echo(x, [system], min_chars=13) for x in facts)
             run.answer_row(req, resp, item, "", None if facts is None else json.dumps(facts, ensure_ascii=False),
                            facts is not None, echo)
             facts_of[h] = facts

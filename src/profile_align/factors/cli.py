@@ -38,27 +38,30 @@ def build_client(model: str | None, *, cache: Path | None, refresh: bool, no_cac
 
 
 def print_extraction(res: Any, client: Any, title: str) -> None:
+    """The factor table (per factor: calls, failed and unparseable calls, items without a verdict) and the
+    usage table; both count calls from the same call records, so they agree."""
     t = Table(title=title)
-    cols = ("factor", "extractor", "computed", "missing", "mean", "requests", "failed", "parse failed",
+    cols = ("factor", "extractor", "computed", "missing", "mean", "requests", "failed", "unparseable",
             "items failed", "tokens in/out")
     for c in cols:
         t.add_column(c, justify="left" if c in ("factor", "extractor") else "right")
     for r in res.report().itertuples():
         t.add_row(r.factor, r.extractor, str(r.computed), str(r.missing),
                   "-" if r.mean != r.mean else f"{r.mean:.3f}", str(r.requests), str(r.failed),
-                  str(r.parse_failed), str(r.items_failed), f"{r.prompt_tokens}/{r.completion_tokens}")
+                  str(r.parse_failed), f"{r.items_failed}/{r.items}", f"{r.prompt_tokens}/{r.completion_tokens}")
     out.print(t)
     if client is not None:
         err.print(client.summary_table())
     for w, n in sorted(res.table.warnings.items()):
         err.print(f"warning ({n}x): {w}", markup=False)
     if res.failures:
-        bad = {k: v for k, v in res.failures.items() if v["failed"] or v["parse_failed"] or v["items_failed"]}
+        bad = {k: v for k, v in res.failures.items() if v["failed"] or v["parse_failed"] or v.get("refused")}
         err.print(f"failures: {len(bad)} of {len(res.failures)} prompt types had failed or unparseable answers; "
                   f"overall failure rate {res.failure_rate():.1%}")
-        for k, v in sorted(bad.items()):
-            err.print(f"  {k}: {v['failed']} failed, {v['parse_failed']} unparseable of {v['requests']} requests; "
-                      f"{v['items_failed']} of {v['items']} items without a verdict; {v['missing_values']} missing values")
+        for k, v in sorted(res.failures.items()):
+            if k in bad or v["missing_values"]:
+                err.print(f"  {k}: {v['failed']} failed, {v['parse_failed']} unparseable of {v['requests']} "
+                          f"requests; {v['missing_values']} missing values")
     err.print(f"time: {res.timings.get('total', 0):.1f} s")
 
 

@@ -15,7 +15,7 @@ SQLite cache as it arrives, so Ctrl-C and rerun continues without paying again f
 from __future__ import annotations
 
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..backends.base import RequestFailed, Response, is_scoring_request
+from ..backends.base import RequestFailed, Response
+from ..backends.records import Records
+from ..diagnostics.answers import answer_row
 from ..data.dataset import Dataset
 from ..data.model import text_hash
 from ..taxonomy import Factor
@@ -36,16 +38,19 @@ from .table import FactorTable, compute_factors, resolve_factors
 __all__ = ["ExtractionResult", "ExtractionRun", "extract_factors", "DETAIL_COLUMNS", "ANSWER_FIELDS"]
 
 DETAIL_COLUMNS = ("output_id", "factor", "value", "extractor", "version", "detail", "n_items", "n_failed")
-# The keys of one factor answer row (_Run.answer_row); the same as the run directory's answers.parquet columns.
+# The keys of one factor answer row (diagnostics.answers.answer_row); the run directory's answers.parquet columns.
 ANSWER_FIELDS = ("stage", "prompt_type", "model", "item_id", "input_key", "variant", "answer", "valid",
                  "finish_reason", "cached", "echo")
 _CHARS_PER_TOKEN = 3.5
 _TRUNC_MARK = "\n[text truncated]"
 
 
-def _failure_row() -> dict[str, int]:
-    return {"requests": 0, "failed": 0, "parse_failed": 0, "missing_values": 0, "items": 0, "items_failed": 0,
-            "cached": 0, "prompt_tokens": 0, "completion_tokens": 0}
+def _failure_row(records: Records, missing_values: int = 0) -> dict[str, int]:
+    """Calls of one prompt type, from their call records, and the factor values left missing."""
+    t = records.tally()
+    return {"requests": t.requests, "failed": t.failed, "parse_failed": t.unparseable, "refused": t.refused,
+            "cached": t.cached, "prompt_tokens": t.prompt_tokens + t.cached_prompt_tokens,
+            "completion_tokens": t.completion_tokens + t.cached_completion_tokens, "missing_values": missing_values}
 
 
 @dataclass
@@ -56,31 +61,32 @@ class ExtractionResult:
     details: pd.DataFrame
     answers: pd.DataFrame
     failures: dict[str, dict[str, int]]
+    """Per prompt type: requests, failed, parse_failed (unparseable), refused, cached, tokens — derived from
+    the call records of the extraction's calls — and missing_values (factor values left missing)."""
     usage: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)
     unieval: dict[str, Any] = field(default_factory=dict)  # {"mode": "real"|"proxy", "warning": ..., ...}
 
     def report(self) -> pd.DataFrame:
-        """Per factor: extractor, computed, missing, and the requests/failures/tokens of its prompt."""
+        """Per factor: extractor, computed, missing, the calls/failures/tokens of its prompts (from the call
+        records) and the items (e.g. facts) left without a verdict (from the factor details)."""
         rows = []
+        det = self.details
         for r in self.table.summary().itertuples():
             prov = self.table.provenance.get(r.factor, {})
-            pts = prov.get("prompt_types", "")
-            agg = _failure_row()
-            for pt in filter(None, pts.split(",")):
-                for k, v in self.failures.get(pt, {}).items():
-                    if k != "missing_values":
-                        agg[k] += v
+            pts = [pt for pt in prov.get("prompt_types", "").split(",") if pt]
+            agg = {k: sum(self.failures.get(pt, {}).get(k, 0) for pt in pts)
+                   for k in ("requests", "failed", "parse_failed", "prompt_tokens", "completion_tokens")}
+            sub = det[det["factor"] == r.factor] if len(det) else det
             rows.append({"factor": r.factor, "extractor": r.extractor, "computed": r.computed, "missing": r.missing,
-                         "mean": r.mean, "requests": agg["requests"], "failed": agg["failed"],
-                         "parse_failed": agg["parse_failed"], "items_failed": agg["items_failed"],
-                         "prompt_tokens": agg["prompt_tokens"], "completion_tokens": agg["completion_tokens"]})
+                         "mean": r.mean, **agg, "items": int(sub["n_items"].sum()) if len(sub) else 0,
+                         "items_failed": int(sub["n_failed"].sum()) if len(sub) else 0})
         return pd.DataFrame(rows)
 
     def failure_rate(self) -> float:
-        """(failed + unparseable answers + failed items) / (requests + items) over all prompt types."""
-        bad = sum(f["failed"] + f["parse_failed"] + f["items_failed"] for f in self.failures.values())
-        tot = sum(f["requests"] + f["items"] for f in self.failures.values())
+        """(failed + unparseable + refused calls) / calls over all prompt types (from the call records)."""
+        bad = sum(f["failed"] + f["parse_failed"] + f.get("refused", 0) for f in self.failures.values())
+        tot = sum(f["requests"] for f in self.failures.values())
         return bad / tot if tot else 0.0
 
 
@@ -97,7 +103,8 @@ def _context_tokens(client: Any) -> int | None:
 class _Run:
     """The state of one extraction, and what extractors use: the dataset and its distinct texts
     (``out_hash``, ``hash_text``, ``examples``), ``fit`` (visible truncation), ``run`` (one batch of
-    requests), ``account``/``answer_row`` (the record of every answer), ``set_value`` (a factor's values),
+    requests), ``account`` (ties a call's record to the extraction; marks an unusable answer) and
+    ``answer_row`` (its answers-table row), ``set_value`` (a factor's values),
     ``artifacts`` (what an extractor leaves for the ones that need it) and ``warnings``."""
 
     def __init__(self, ds: Dataset, facs: list[Factor], client: Any, model_label: str, *, sink: FactorSink | None,
@@ -115,7 +122,8 @@ class _Run:
         self.names = [f.name for f in facs]  # computed in this run
         self.columns = list(self.names)      # columns of the table (requested order, skipped ones NaN)
         self.warnings: Counter = Counter()
-        self.failures: dict[str, dict[str, int]] = defaultdict(_failure_row)
+        self.call_ids: list[str] = []          # the call records of this extraction's answers
+        self.missing: Counter = Counter()      # prompt type -> factor values left missing
         self.answers: list[dict[str, Any]] = []
         self.details: list[dict[str, Any]] = []
         self.values: dict[str, dict[str, float | None]] = {}
@@ -149,31 +157,27 @@ class _Run:
     def run(self, reqs: list[Any], desc: str) -> list[Response | RequestFailed]:
         if not reqs:
             return []
-        return self.client.run_all(reqs, desc=desc)
+        return self.client.run_all(reqs, desc=desc, stage="factors")
 
-    def account(self, req: Any, resp: Response | RequestFailed) -> dict[str, int]:
-        f = self.failures[req.prompt_type]
-        f["requests"] += 1
-        if isinstance(resp, RequestFailed):
-            f["failed"] += 1
-        else:
-            f["cached"] += int(bool(resp.cached))
-            f["prompt_tokens"] += resp.usage.prompt_tokens
-            f["completion_tokens"] += resp.usage.completion_tokens
-        return f
+    def account(self, req: Any, resp: Response | RequestFailed, usable: bool = True) -> None:
+        """Tie a call to this extraction; ``usable=False`` marks an answer it could not read (``unparseable``
+        on the call record, through ``Client.mark_unparseable``: the one place parse failures are counted)."""
+        if resp.call_id:
+            self.call_ids.append(resp.call_id)
+        self.client.mark_usable(resp, usable)
+
+    def failure_counts(self) -> dict[str, dict[str, int]]:
+        """Per prompt type, from the call records of this extraction (see :func:`_failure_row`)."""
+        recs = self.client.records().where(call_ids=self.call_ids) if self.client is not None else Records()
+        groups = {k[0]: g for k, g in recs.group("prompt_type").items()}
+        return {pt: _failure_row(groups.get(pt, Records()), self.missing.get(pt, 0))
+                for pt in sorted(set(groups) | set(self.missing))}
 
     def answer_row(self, req: Any, resp: Response | RequestFailed, item_id: str, variant: str, answer: str | None,
                    valid: bool, echo: bool = False) -> None:
-        ok = not isinstance(resp, RequestFailed)
-        finish = resp.finish_reason if ok else "failed"
-        if ok and is_scoring_request(req):
-            finish = "logprobs"  # a one-token request read from its probabilities: cut off by design
-        self.answers.append({
-            "stage": "factors", "prompt_type": req.prompt_type, "model": self.model, "item_id": item_id,
-            "input_key": self.client.key(req)[:16], "variant": variant, "answer": answer, "valid": bool(valid),
-            "finish_reason": finish, "cached": bool(resp.cached) if ok else False,
-            "echo": bool(echo),
-        })
+        # the model string of the call records (Client.model), so diagnostics join answers and records exactly
+        self.answers.append(answer_row("factors", req, resp, item_id=item_id, variant=variant, answer=answer,
+                                       valid=valid, model=getattr(self.client, "model", self.model), echo=echo))
 
     def set_value(self, factor: str, key_of_output: dict[str, Any], results: dict[Any, tuple], extractor: str,
                   version: str, prompt_types: Sequence[str]) -> None:
@@ -188,7 +192,7 @@ class _Run:
         self.values[factor] = vals
         n_missing = sum(v is None for v in vals.values())
         if n_missing:
-            self.failures[prompt_types[-1]]["missing_values"] += n_missing
+            self.missing[prompt_types[-1]] += n_missing
         self.provenance[factor] = {"extractor": extractor, "version": version, "prompt_types": ",".join(prompt_types)}
 
     def example_of(self, output: Any) -> Any:
@@ -243,7 +247,7 @@ class _Run:
             "names": self.columns, "status": status,
             "extractors": {f: table.provenance.get(f, {}).get("extractor", "not computed") for f in self.columns},
             "missing": {f: int(table.values[f].isna().sum()) for f in self.columns if table.values[f].isna().any()},
-            "failures": {k: dict(v) for k, v in self.failures.items()},
+            "failures": self.failure_counts(),
         }
         if self.unieval_info:
             manifest["unieval"] = dict(self.unieval_info)
@@ -354,4 +358,4 @@ def extract_factors(
     runner.flush(base, "complete", usage)
     timings["total"] = time.perf_counter() - t_start
     return ExtractionResult(runner.table(base), runner.details_frame(base), runner.answers_frame(),
-                            {k: dict(v) for k, v in runner.failures.items()}, usage, timings, dict(unieval_info))
+                            runner.failure_counts(), usage, timings, dict(unieval_info))

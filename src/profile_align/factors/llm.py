@@ -281,15 +281,12 @@ class FactLevelExtractor(_LLMExtractor):
                 meta.append((key, start, order, job["item"]))
         verdicts: dict[tuple, list[str | None]] = {k: [None] * len(j["facts"]) for k, j in jobs.items() if j["facts"]}
         for req, (key, start, order, item), resp in zip(reqs, meta, run.run(reqs, f"{name} (per fact)")):
-            f = run.account(req, resp)
             got: list[str | None] = [None] * len(order)
-            if not isinstance(resp, RequestFailed):
-                if resp.parsed is None:
-                    f["parse_failed"] += 1
-                else:
-                    got = parse_fact_verdicts(resp.parsed, order)
-            f["items"] += len(order)
-            f["items_failed"] += sum(v is None for v in got)
+            if not isinstance(resp, RequestFailed) and resp.parsed is not None:
+                got = parse_fact_verdicts(resp.parsed, order)
+            # a reply that is not JSON is an unparseable call; verdicts missing from a JSON reply are items
+            # without a verdict (n_failed in the details), not a failed call
+            run.account(req, resp, isinstance(resp, RequestFailed) or resp.parsed is not None)
             for i, v in enumerate(got):
                 verdicts[key][start + i] = v
                 run.answer_row(req, resp, item, str(start + i), v, v is not None)
@@ -340,12 +337,8 @@ class ResponseLevelExtractor(_LLMExtractor):
         reqs = [self.request(run, self.fit(run, jobs[k][1])) for k in keys]
         results = {}
         for key, req, resp in zip(keys, reqs, run.run(reqs, self.name)):
-            f = run.account(req, resp)
-            ans = ParsedAnswer(None)
-            if not isinstance(resp, RequestFailed):
-                ans = self.parse(resp.parsed)
-                if ans.value is None:
-                    f["parse_failed"] += 1
+            ans = ParsedAnswer(None) if isinstance(resp, RequestFailed) else self.parse(resp.parsed)
+            run.account(req, resp, ans.value is not None)
             shown = ans.label if ans.label is not None else (None if ans.value is None else f"{ans.value:g}")
             run.answer_row(req, resp, jobs[key][0], "", shown, ans.value is not None)
             detail = json.dumps({"label": shown, "justification": ans.justification}, ensure_ascii=False)

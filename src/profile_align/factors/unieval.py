@@ -313,12 +313,8 @@ class UniEvalExtractor:
                 meta.append((key, 0, oid, 1))
         scores: dict[tuple, list[float | None]] = {}
         for req, (key, i, oid, n), resp in zip(reqs, meta, run.run(reqs, f"{dim} (UniEval proxy)")):
-            f = run.account(req, resp)
             p = None if isinstance(resp, RequestFailed) else yes_probability_from_response(resp)
-            if p is None and not isinstance(resp, RequestFailed):
-                f["parse_failed"] += 1  # neither yes nor no among the first token's alternatives
-            f["items"] += 1
-            f["items_failed"] += int(p is None)
+            run.account(req, resp, p is not None)  # unusable: neither yes nor no among the first token's alternatives
             scores.setdefault(key, [None] * n)[i] = p
             # the answer is the value used, P(yes)/(P(yes)+P(no)) to 2 decimals, not the argmax token:
             # the diagnostics then see whether the scores vary, not whether "yes" is the likelier word

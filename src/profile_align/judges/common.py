@@ -1,70 +1,59 @@
-"""What every model judge shares: its result record, answers.parquet rows, failure counts."""
+"""What every model judge shares: its result record, the calls it made, answers.parquet rows."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from ..backends import Client, RequestFailed, Response
+from ..backends import CallLog, Client, RequestFailed, Response
+from ..backends.records import Records, input_key
 from ..data.model import Output, Pair, Preference
-from ..diagnostics.answers import input_key  # one definition of the answers table's input_key
-from ..rundir import ANSWER_COLUMNS
+from ..diagnostics.answers import answer_row, answers_frame, is_echo  # the one answer-row builder and echo test
 from .base import JudgeKind
 
-__all__ = ["JudgeResult", "answer_row", "input_key", "is_echo", "FailureCounter", "answers_frame", "parsed_json"]
+__all__ = ["JudgeResult", "JudgeCalls", "answer_row", "input_key", "is_echo", "answers_frame", "parsed_json"]
 
 
-def _norm(s: str) -> str:
-    return re.sub(r"\s+", " ", s).strip().lower()
+class JudgeCalls:
+    """The calls a judge made (ids of their call records) and why items were skipped.
 
-
-def is_echo(answer: str | None, prompt_texts: list[str], min_chars: int = 12) -> bool:
-    """True when a free-text answer copies a sentence of the judge's own instructions verbatim
-    (not the source: quoting the article is allowed). Short answers never count."""
-    if not answer or len(answer.strip()) < min_chars:
-        return False
-    a = _norm(answer)
-    return any(a in _norm(p) for p in prompt_texts if p)
-
-
-def answer_row(stage: str, prompt_type: str, model: str, item_id: str, ikey: str, variant: str,
-               answer: str | None, valid: bool, resp: Response | RequestFailed, echo: bool = False) -> dict[str, Any]:
-    ok = isinstance(resp, Response)
-    return {"stage": stage, "prompt_type": prompt_type, "model": model, "item_id": item_id, "input_key": ikey,
-            "variant": variant, "answer": answer, "valid": bool(valid),
-            "finish_reason": (resp.finish_reason if ok else "error") or "", "cached": bool(ok and resp.cached),
-            "echo": bool(echo)}
-
-
-def answers_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=list(ANSWER_COLUMNS))
-
-
-class FailureCounter:
-    """``{"<stage>/<prompt_type>": {"requests", "failed", "parse_failed"}}`` as in manifest.json, plus reasons."""
+    Counts are derived from the call records (``backends/records.py``), never counted here: an answer the
+    judge cannot use is marked ``unparseable`` on its record through ``Client.mark_unparseable``.
+    """
 
     def __init__(self) -> None:
-        self.counts: dict[str, dict[str, int]] = {}
+        self.call_ids: list[str] = []
         self.reasons: Counter = Counter()
+        self._logs: list[CallLog] = []
 
-    def request(self, stage: str, prompt_type: str, resp: Response | RequestFailed, parsed_ok: bool) -> None:
-        c = self.counts.setdefault(f"{stage}/{prompt_type}", {"requests": 0, "failed": 0, "parse_failed": 0})
-        c["requests"] += 1
+    def add(self, client: Client, resp: Response | RequestFailed, usable: bool) -> None:
+        """Tie one call to the judge; ``usable`` is the judge's verdict on the answer (False: unparseable)."""
+        client.mark_usable(resp, usable)
         if isinstance(resp, RequestFailed):
-            c["failed"] += 1
-            self.reasons[f"{prompt_type}: request failed ({resp.error_type or 'error'})"] += 1
-        elif not parsed_ok:
-            c["parse_failed"] += 1
+            pt = resp.request.prompt_type if resp.request is not None else "?"
+            self.reasons[f"{pt}: request failed ({resp.error_type or 'error'})"] += 1
+        if resp.call_id:
+            self.call_ids.append(resp.call_id)
+        if not any(log is client.calls for log in self._logs):
+            self._logs.append(client.calls)
 
     def reason(self, text: str, n: int = 1) -> None:
         self.reasons[text] += n
 
+    def records(self) -> Records:
+        ids = set(self.call_ids)
+        return Records(r for log in self._logs for r in log.records() if r.call_id in ids)
+
+    @property
+    def counts(self) -> dict[str, dict[str, int]]:
+        """``{"<stage>/<prompt_type>": {"requests", "failed", "parse_failed", "refused"}}`` from the records."""
+        return self.records().failure_counts()
+
     def to_dict(self) -> dict[str, Any]:
-        return {k: dict(v) for k, v in self.counts.items()}
+        return self.counts
 
 
 @dataclass
@@ -80,7 +69,7 @@ class JudgeResult:
     outputs: list[Output] = field(default_factory=list)
     pairs: list[Pair] = field(default_factory=list)
     answers: pd.DataFrame = field(default_factory=lambda: answers_frame([]))
-    failures: FailureCounter = field(default_factory=FailureCounter)
+    failures: JudgeCalls = field(default_factory=JudgeCalls)
     stats: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # extra tables, e.g. rewards
     setting: str | None = None  # evaluation | generation; default: the kind's own (human: evaluation)
@@ -95,17 +84,22 @@ class JudgeResult:
 
     @property
     def n_failed(self) -> int:
-        return sum(c["failed"] + c["parse_failed"] for c in self.failures.counts.values())
+        """Failed, unparseable or refused calls of this judge (from the call records)."""
+        return self.failures.records().tally().n_bad
+
+    @property
+    def n_requests(self) -> int:
+        return len(self.failures.records())
 
     def manifest_entry(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind.value, "setting": self.setting, "label": self.label,
                 "model": self.model, "policy": self.policy,
-                "n_pairs": len(self.preferences), "n_failed": self.n_failed,
+                "n_pairs": len(self.preferences), "n_requests": self.n_requests, "n_failed": self.n_failed,
                 "failure_reasons": dict(self.failures.reasons), **self.stats}
 
 
 def parsed_json(client: Client, resp: Response | RequestFailed) -> Any:
-    """The JSON value of a response or None (parse failure counted by the client's accounting)."""
+    """The JSON value of a response or None (the caller marks an unusable answer: ``JudgeCalls.add``)."""
     if isinstance(resp, RequestFailed):
         return None
     if resp.parsed is not None:

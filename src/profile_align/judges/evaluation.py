@@ -15,11 +15,11 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..backends import Client, Request, Response
+from ..backends import Client, Request
 from ..data.model import Example, Output, Pair, Preference, Verdict
 from .base import JudgeContext, JudgeKind
-from .common import JudgeResult, answer_row, answers_frame, input_key, is_echo, parsed_json
 from ..prompts import load_prompt
+from .common import JudgeResult, answer_row, answers_frame, is_echo, parsed_json
 from .wording import evaluation_layout, task_wording
 
 __all__ = ["EvaluationJudge", "COMBINE_RULES", "combine_verdicts", "parse_better", "verdict_from_position",
@@ -172,23 +172,21 @@ class EvaluationJudge:
             for order in orders:
                 first, second = (a, b) if order == "AB" else (b, a)
                 plan.append((p, order, self.request(exs[p.example_id], first, second)))
-        responses = self.client.run_all([x[2] for x in plan], desc=f"{self.name} ({len(pairs)} pairs x {len(orders)})")
+        responses = self.client.run_all([x[2] for x in plan], desc=f"{self.name} ({len(pairs)} pairs x {len(orders)})",
+                                        stage=STAGE)
         res = JudgeResult(self.name, JudgeKind.EVALUATION, self.model, "evaluation", label=self.label)
         rows: list[dict[str, Any]] = []
         labels: dict[str, dict[str, str | None]] = {}
         for (p, order, req), resp in zip(plan, responses):
             obj = parsed_json(self.client, resp)
             lab = parse_better(obj)
-            res.failures.request(STAGE, PROMPT_TYPE, resp, lab is not None)
-            if isinstance(resp, Response) and lab is None and not resp.parse_failure_counted:
-                resp.parse_failure_counted = True
-                self.client.accounting.record_parse_failure(resp.backend, resp.model, PROMPT_TYPE)
+            res.failures.add(self.client, resp, lab is not None)
             just = obj.get("justification") if isinstance(obj, dict) else None
             # the instructions alone: the context, both texts (and, per answer, their references) removed
             shown = evaluation_layout(exs[p.example_id], self.task, outs[p.a], outs[p.b])[1].values()
             instr = [functools.reduce(lambda c, v: c.replace(v, ""), shown, m["content"]) for m in req.messages]
-            rows.append(answer_row(STAGE, PROMPT_TYPE, self.model, p.id, input_key(req.messages), order, lab,
-                                   lab is not None, resp, is_echo(just if isinstance(just, str) else None, instr)))
+            rows.append(answer_row(STAGE, req, resp, item_id=p.id, variant=order, answer=lab, model=self.model,
+                                   echo=isinstance(just, str) and is_echo(just, instr)))
             labels.setdefault(p.id, {})[order] = lab
         n_skipped = 0
         n_single = 0

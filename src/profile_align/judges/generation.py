@@ -28,8 +28,8 @@ from typing import Any, Literal
 from ..backends import Client, Request, RequestFailed, Response
 from ..data.model import Example, Output, Pair, Preference, Verdict
 from .base import JudgeContext, JudgeKind
-from .common import FailureCounter, JudgeResult, answer_row, answers_frame, input_key, is_echo, parsed_json
 from ..prompts import load_prompt
+from .common import JudgeCalls, JudgeResult, answer_row, answers_frame, is_echo, parsed_json
 from .wording import length_limit, render_context, task_wording
 
 __all__ = ["GenerationJudge", "GradedParse", "parse_graded", "generation_schema", "level_schema",
@@ -225,27 +225,23 @@ class GenerationJudge:
                 plan.extend(("level", ex, s, self.level_request(ex, s)) for s in range(1, self.k + 1))
             if self.direct:
                 plan.append(("direct", ex, None, self.direct_request(ex)))
-        responses = self.client.run_all([p[3] for p in plan], desc=f"{self.name} ({self.variant})")
+        responses = self.client.run_all([p[3] for p in plan], desc=f"{self.name} ({self.variant})", stage=STAGE)
         res = JudgeResult(self.name, JudgeKind.GENERATION, self.model, "generation", label=self.label)
-        fails: FailureCounter = res.failures
+        fails: JudgeCalls = res.failures
         rows: list[dict[str, Any]] = []
         texts: dict[str, dict[int, str]] = {ex.id: {} for ex in examples}
         broken: dict[str, list[str]] = {}
         for (what, ex, score, req), resp in zip(plan, responses):
-            ikey = input_key(req.messages)
             instructions = [m["content"].replace(render_context(ex, self.task), "") for m in req.messages]
             if what == "one-call":
                 obj = parsed_json(self.client, resp) if isinstance(resp, Response) else None
                 gp = parse_graded(obj if obj is not None else (resp.text if isinstance(resp, Response) else ""), self.k) \
                     if isinstance(resp, Response) else GradedParse({}, ("request failed",), "none")
-                fails.request(STAGE, req.prompt_type, resp, gp.ok)
-                if isinstance(resp, Response) and gp.source == "none" and not resp.parse_failure_counted:
-                    resp.parse_failure_counted = True
-                    self.client.accounting.record_parse_failure(resp.backend, resp.model, req.prompt_type)
+                fails.add(self.client, resp, gp.ok)
                 for s in range(1, self.k + 1):
                     t = gp.texts.get(s)
-                    rows.append(answer_row(STAGE, req.prompt_type, self.model, ex.id, ikey, str(s),
-                                           str(s) if t else None, t is not None, resp, is_echo(t, instructions)))
+                    rows.append(answer_row(STAGE, req, resp, item_id=ex.id, variant=str(s), answer=str(s) if t else None,
+                                           valid=t is not None, model=self.model, echo=is_echo(t, instructions)))
                 texts[ex.id] = dict(gp.texts)
                 if not gp.ok:
                     broken[ex.id] = list(gp.problems)
@@ -253,13 +249,10 @@ class GenerationJudge:
             obj = parsed_json(self.client, resp)
             t = obj.get("text") if isinstance(obj, dict) else None
             t = t.strip() if isinstance(t, str) and t.strip() else None
-            fails.request(STAGE, req.prompt_type, resp, t is not None)
-            if isinstance(resp, Response) and t is None and not resp.parse_failure_counted:
-                resp.parse_failure_counted = True
-                self.client.accounting.record_parse_failure(resp.backend, resp.model, req.prompt_type)
+            fails.add(self.client, resp, t is not None)
             variant = str(score) if what == "level" else "direct"
-            rows.append(answer_row(STAGE, req.prompt_type, self.model, ex.id, ikey, variant,
-                                   variant if t else None, t is not None, resp, is_echo(t, instructions)))
+            rows.append(answer_row(STAGE, req, resp, item_id=ex.id, variant=variant, answer=variant if t else None,
+                                   valid=t is not None, model=self.model, echo=is_echo(t, instructions)))
             if what == "direct":
                 if t:
                     res.outputs.append(Output(f"{self.label}:direct::{ex.id}", ex.id, t, f"{self.label}:direct",

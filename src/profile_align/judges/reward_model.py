@@ -6,9 +6,12 @@ Scorers (registry :data:`SCORERS`, chosen by ``kind``):
 * ``transformers``: a sequence-classification reward model (local path, or hub id when online) via the
   ``rm`` extra (``pip install 'profile-align[rm]'``); imported only when used.
 * ``server``: any HTTP server with a reward/score endpoint (vLLM ``/pooling`` or ``/classify``, or a
-  custom one): POST ``{"model": MODEL, "input": [text, ...]}`` to ``url``; the reply's scores are read
-  from ``data[i]`` (a number, or an object with ``score`` / ``reward`` / ``data`` / ``logits`` / ``probs``)
-  or from a top-level ``scores`` / ``rewards`` list.
+  custom one), through ``Client`` (model string ``rm-server:URL::MODEL``, ``backends/reward_server.py``):
+  cached, retried and recorded like every model call, so a killed run does not pay for scoring again.
+  Each text is one request ``{"model": MODEL, "input": [text]}``; see ``read_scores`` for reply formats.
+
+A text whose score could not be obtained (the request failed) has no reward: its pairs are skipped and
+counted (``failure_reasons``); the failed calls are in the call records.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from ..backends import Client, RequestFailed
+from ..backends.reward_server import read_scores, reward_request
 from ..data.model import Example, Output, Pair, Preference, Verdict, text_hash
 from .base import SETTINGS, JudgeContext, JudgeKind
-from .common import JudgeResult
+from .common import JudgeCalls, JudgeResult
 
 __all__ = ["RewardScorer", "TransformersScorer", "ServerScorer", "SCORERS", "make_scorer", "RewardModelJudge",
            "format_for_rm", "read_scores"]
@@ -29,7 +34,11 @@ __all__ = ["RewardScorer", "TransformersScorer", "ServerScorer", "SCORERS", "mak
 class RewardScorer(Protocol):
     model: str
 
-    def score(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]: ...
+    def score(self, prompts: Sequence[str], responses: Sequence[str],
+              calls: JudgeCalls | None = None) -> list[float | None]:
+        """One reward per (prompt, response); None where it could not be obtained. A scorer that calls a
+        model through ``Client`` ties those calls to ``calls`` (the judge's)."""
+        ...
 
 
 def format_for_rm(example: Example) -> str:
@@ -65,7 +74,8 @@ class TransformersScorer:
                                                  {"role": "assistant", "content": response}], tokenize=False)
         return f"{prompt}\n\n{response}"
 
-    def score(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
+    def score(self, prompts: Sequence[str], responses: Sequence[str],
+              calls: JudgeCalls | None = None) -> list[float | None]:
         import torch
 
         out: list[float] = []
@@ -79,76 +89,31 @@ class TransformersScorer:
         return out
 
 
-def _first_number(v: Any) -> float | None:
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, (int, float)):
-        return float(v)
-    if isinstance(v, list) and v:
-        return _first_number(v[0])
-    if isinstance(v, dict):
-        for k in ("score", "reward", "data", "logits", "probs", "embedding"):
-            if k in v:
-                return _first_number(v[k])
-    return None
-
-
-def read_scores(payload: Any, n: int) -> list[float]:
-    """Scores from a server reply (see the module doc). Raises ValueError when they cannot be read."""
-    items = None
-    if isinstance(payload, dict):
-        for k in ("scores", "rewards", "data"):
-            if isinstance(payload.get(k), list):
-                items = payload[k]
-                break
-    elif isinstance(payload, list):
-        items = payload
-    if items is None:
-        raise ValueError(f"reward server reply has no 'data', 'scores' or 'rewards' list: {str(payload)[:200]}")
-    if len(items) != n:
-        raise ValueError(f"reward server returned {len(items)} scores for {n} inputs")
-    if all(isinstance(x, dict) and "index" in x for x in items):
-        items = sorted(items, key=lambda x: x["index"])
-    vals = [_first_number(x) for x in items]
-    if any(v is None for v in vals):
-        raise ValueError(f"reward server reply has an item without a number: {str(items)[:200]}")
-    return vals  # type: ignore[return-value]
-
-
 class ServerScorer:
-    """POST ``{"model", "input": [...]}`` to ``url`` (batched); retries transient errors."""
+    """A reward-model server scored through ``Client`` (one request per text; cached, retried, recorded).
 
-    def __init__(self, model: str, *, url: str, api_key: str | None = None, batch_size: int = 16,
-                 timeout_s: float = 120.0, max_retries: int = 3, template: str = "{prompt}\n\n{response}") -> None:
+    Pass the run's ``client`` (model string ``rm-server:URL::MODEL``) so scores share the run's cache and
+    call records; without one, a client on the default cache is built.
+    """
+
+    def __init__(self, model: str, *, url: str, api_key: str | None = None, timeout_s: float = 120.0,
+                 max_retries: int = 3, template: str = "{prompt}\n\n{response}", concurrency: int = 8,
+                 client: Client | None = None) -> None:
         if not url:
             raise ValueError("the server reward-model judge needs a url")
-        self.model, self.url, self.batch_size, self.template = model, url, batch_size, template
-        self.timeout_s, self.max_retries = timeout_s, max_retries
-        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.model, self.url, self.template = model, url, template
+        self.client = client or Client(f"rm-server:{url}::{model}", concurrency=concurrency, timeout_s=timeout_s,
+                                       max_retries=max_retries, progress=False,
+                                       backend_options={"api_key": api_key} if api_key else None)
 
-    def score(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
-        import time
-
-        import httpx
-
-        texts = [self.template.format(prompt=p, response=r) for p, r in zip(prompts, responses)]
-        out: list[float] = []
-        with httpx.Client(timeout=self.timeout_s) as http:
-            for i in range(0, len(texts), self.batch_size):
-                chunk = texts[i:i + self.batch_size]
-                for attempt in range(self.max_retries + 1):
-                    try:
-                        r = http.post(self.url, json={"model": self.model, "input": chunk}, headers=self.headers)
-                        if r.status_code in (429, 500, 502, 503, 504) and attempt < self.max_retries:
-                            time.sleep(min(2 ** attempt, 10))
-                            continue
-                        r.raise_for_status()
-                        out.extend(read_scores(r.json(), len(chunk)))
-                        break
-                    except (httpx.TransportError,) as e:
-                        if attempt >= self.max_retries:
-                            raise RuntimeError(f"reward server {self.url} unreachable: {e}") from e
-                        time.sleep(min(2 ** attempt, 10))
+    def score(self, prompts: Sequence[str], responses: Sequence[str],
+              calls: JudgeCalls | None = None) -> list[float | None]:
+        reqs = [reward_request(self.template.format(prompt=p, response=r)) for p, r in zip(prompts, responses)]
+        out: list[float | None] = []
+        for resp in self.client.run_all(reqs, desc=f"reward model {self.model}", stage="reward_model"):
+            if calls is not None:
+                calls.add(self.client, resp, True)
+            out.append(None if isinstance(resp, RequestFailed) else float(resp.parsed))
         return out
 
 
@@ -205,17 +170,23 @@ class RewardModelJudge:
         first = {v: oid for oid, v in reversed(list(keys.items()))}
         prompts = [format_for_rm(exs[outs[first[k]].example_id].for_output(outs[first[k]])) for k in distinct]
         texts = [outs[first[k]].text for k in distinct]
-        rewards = dict(zip(distinct, self.scorer.score(prompts, texts))) if distinct else {}
         res = JudgeResult(self.name, JudgeKind.REWARD_MODEL, self.scorer.model, "evaluation", setting=self.setting,
                           label=self.label)
-        n_tie = 0
+        rewards = dict(zip(distinct, self.scorer.score(prompts, texts, res.failures))) if distinct else {}
+        n_tie = n_skipped = 0
         for p in pairs:
             ra, rb = rewards[keys[p.a]], rewards[keys[p.b]]
+            if ra is None or rb is None:
+                n_skipped += 1
+                continue
             v = Verdict.TIE if abs(ra - rb) <= self.tie_tol else (Verdict.A if ra > rb else Verdict.B)
             n_tie += v == Verdict.TIE
             res.preferences.append(Preference(p.id, self.name, v, float(ra - rb), {"reward_a": ra, "reward_b": rb}))
-        res.stats = {"n_scored_texts": len(distinct), "tie_tol": self.tie_tol,
-                     "tie_rate": n_tie / len(pairs) if pairs else None}
+        if n_skipped:
+            res.failures.reason("pair skipped: a text has no reward (its request failed)", n_skipped)
+        n_judged = len(pairs) - n_skipped
+        res.stats = {"n_scored_texts": sum(v is not None for v in rewards.values()), "tie_tol": self.tie_tol,
+                     "tie_rate": n_tie / n_judged if n_judged else None, "n_pairs_skipped": n_skipped}
         res.tables["rewards"] = pd.DataFrame({"judge": self.name, "output_id": need,
                                               "reward": [rewards[keys[o]] for o in need]})
         return res

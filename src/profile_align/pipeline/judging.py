@@ -39,7 +39,8 @@ class ClientPool:
             self.clients[model] = make_client(self.backends.get(model, model), cache=self.cache,
                                               concurrency=b.concurrency, timeout_s=b.timeout_s,
                                               max_retries=b.max_retries, accounting=self.accounting,
-                                              progress=self.progress, backend_options=options or None)
+                                              progress=self.progress, backend_options=options or None,
+                                              model_label=model)  # the model string of the call records
         return self.clients[model]
 
     def close(self) -> None:
@@ -69,8 +70,10 @@ class JudgeEnv:
     def scorer(self, rc: RewardModelConfig) -> Any:
         if rc.name not in self.scorers:
             opts = dict(rc.options)
-            if rc.kind == "server":
+            if rc.kind == "server":  # through the run's Client: cached, retried, in the call records
                 opts["url"] = rc.url
+                key = {"api_key": opts["api_key"]} if opts.get("api_key") else None
+                opts["client"] = self.clients.get(f"rm-server:{rc.url}::{rc.model}", key)
             self.scorers[rc.name] = make_scorer(rc.kind, rc.model, **opts)
         return self.scorers[rc.name]
 

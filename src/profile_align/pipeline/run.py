@@ -19,7 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..backends import Accounting, Backend, Cache, cache_mode_of
+from ..backends import Accounting, Backend, Cache, CallLog, cache_mode_of
+from ..backends.records import Records, usage_summary
 from ..data.dataset import Dataset
 from ..data.loaders import load_dataset
 from ..judges import JudgeKind, JudgeResult
@@ -208,12 +209,14 @@ def run(config_or_path: RunConfig | str | Path | dict[str, Any], out_dir: str | 
     t_run = time.perf_counter()
     cfg = load_config(config_or_path)
     rd = RunDir(resolve_out_dir(cfg, out_dir), create=True)
+    calls, earlier = _begin_invocation(rd)
     manifest = _start_manifest(rd, cfg)
+    _record_invocation(rd, manifest, calls, earlier)
     t0, timings = time.perf_counter(), {"generation": 0.0, "evaluation": 0.0}
     ds, sample_info = load_run_data(cfg, rd, lambda msg: _say(console, not print_summary, msg))
     timings["load"] = round(time.perf_counter() - t0, 3)
     cache = Cache(rd.cache_path, mode=cache_mode_of(refresh=refresh, no_cache=no_cache))
-    accounting = Accounting()
+    accounting = Accounting(calls=calls)
     clients = ClientPool(cfg, cache, accounting, backends, progress)
     try:
         judges = run_judges(build_judges(JudgeEnv(cfg, ds.task, clients)), ds, timings)
@@ -240,8 +243,8 @@ def run(config_or_path: RunConfig | str | Path | dict[str, Any], out_dir: str | 
         timings["stats"] = round(time.perf_counter() - t0, 3)
 
         over = _finish_manifest(rd, manifest, cfg=cfg, ds=ds, combined=combined, sample_info=sample_info,
-                                judges=judges, fx=fx, accounting=accounting, strict=strict, timings=timings,
-                                t_run=t_run)
+                                judges=judges, fx=fx, accounting=accounting, cache=cache, strict=strict,
+                                timings=timings, t_run=t_run)
     except BaseException as exc:
         _fail_manifest(rd, manifest, accounting, exc, clients)
         raise
@@ -255,34 +258,39 @@ def run(config_or_path: RunConfig | str | Path | dict[str, Any], out_dir: str | 
     return result
 
 
-# == usage, failures, manifest (one block: "record" rewrites it onto the call record) ===================
+# == usage, failures, manifest (one block, all derived from the call records: backends/records.py) ======
+def _begin_invocation(rd: RunDir) -> tuple[CallLog, list[str]]:
+    """This invocation's call log, and the earlier invocations of the run directory (from its manifest)."""
+    return CallLog(), [str(i) for i in (rd.read_manifest().get("invocations") or [])]
+
+
+def _record_invocation(rd: RunDir, manifest: dict[str, Any], calls: CallLog, earlier: list[str]) -> None:
+    """Name this invocation in the manifest at once, after the earlier ones, so a killed run's calls still
+    count in the cumulative usage of the run that resumes it."""
+    manifest.update(invocation=calls.invocation, invocations=[*earlier, calls.invocation])
+    rd.write_manifest(manifest)
+
+
+def _usage(accounting: Accounting, cache: Cache, invocations: list[str], threshold: float
+           ) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, int]], dict[str, float]]:
+    """usage.json, the manifest's usage (cumulative over this run directory's invocations), failure counts
+    per stage/prompt type and those over ``threshold`` — all derived from the call records."""
+    records = accounting.records()
+    earlier_ids = [i for i in invocations if i != accounting.calls.invocation]
+    earlier = cache.records(earlier_ids) if cache.enabled and earlier_ids else Records()
+    summary = usage_summary(records, earlier, invocation=accounting.calls.invocation, n_earlier=len(earlier_ids))
+    return accounting.to_dict(), summary, records.failure_counts(), records.over_threshold(threshold)
+
+
 def _finish_manifest(rd: RunDir, manifest: dict[str, Any], *, cfg: RunConfig, ds: Dataset, combined: Dataset,
                      sample_info: dict[str, Any], judges: list[JudgeResult], fx: FactorRun, accounting: Accounting,
-                     strict: bool, timings: dict[str, float], t_run: float) -> dict[str, float]:
-    """usage.json, failure counts, threshold check, flags and the final manifest; returns the prompt types
-    whose failure rate is over the threshold."""
-    d, table, ffail, names, scored = cfg.dataset, fx.table, fx.failures, fx.requested, fx.scored
-    usage = accounting.to_dict()
-    rd.write_json("usage.json", usage)
-    failures: dict[str, dict[str, int]] = {}
-    for j in judges:
-        for k, v in j.failures.to_dict().items():
-            agg = failures.setdefault(k, {"requests": 0, "failed": 0, "parse_failed": 0})
-            for kk in agg:
-                agg[kk] += v.get(kk, 0)
-    for pt, v in ffail.items():
-        failures[f"factors/{pt}"] = {kk: int(v.get(kk, 0)) for kk in ("requests", "failed", "parse_failed")} | \
-            {kk: int(v[kk]) for kk in ("items", "items_failed", "missing_values") if kk in v}
+                     cache: Cache, strict: bool, timings: dict[str, float], t_run: float) -> dict[str, float]:
+    """usage.json, failure counts, threshold check, flags and the final manifest; returns the
+    ``stage/prompt_type`` whose failure rate is over the threshold."""
+    d, table, names, scored = cfg.dataset, fx.table, fx.requested, fx.scored
     threshold = 0.0 if strict else cfg.max_failure_rate
-    over = {}
-    for k, v in failures.items():
-        n = v["requests"] + v.get("items", 0)
-        bad = v["failed"] + v["parse_failed"] + v.get("items_failed", 0)
-        if n and bad / n > threshold:
-            over[k] = bad / n
-    over.update({f"usage/{k}": r for k, r in accounting.over_threshold(threshold).items() if not any(
-        key.endswith(f"/{k}") for key in over)})
-    tot = usage["total"]
+    usage, usage_manifest, failures, over = _usage(accounting, cache, manifest.get("invocations") or [], threshold)
+    rd.write_json("usage.json", usage)
     flags = _flags(judges)
     prev = rd.read_manifest()
     manifest.update({
@@ -298,11 +306,7 @@ def _finish_manifest(rd: RunDir, manifest: dict[str, Any], *, cfg: RunConfig, ds
                     "missing": {n: int(table.values[n].isna().sum()) for n in scored if table.values[n].isna().any()},
                     "warnings": dict(table.warnings)},
         "judges": [j.manifest_entry() for j in judges],
-        "usage": {"requests": tot.get("requests", 0), "cached": tot.get("cached", 0),
-                  "failures": tot.get("failures", 0), "parse_failures": tot.get("parse_failures", 0),
-                  "prompt_tokens": tot.get("prompt_tokens", 0), "completion_tokens": tot.get("completion_tokens", 0),
-                  "cost_usd": tot.get("cost_usd"), "wall_s": tot.get("wall_s", 0.0),
-                  "new_requests": tot.get("requests", 0) - tot.get("cached", 0)},
+        "usage": usage_manifest,
         "failures": failures, "failure_threshold": threshold, "over_threshold": over,
         "flags": flags, "timings": {**timings, "total": round(time.perf_counter() - t_run, 3)},
     })
@@ -312,10 +316,16 @@ def _finish_manifest(rd: RunDir, manifest: dict[str, Any], *, cfg: RunConfig, ds
 
 def _fail_manifest(rd: RunDir, manifest: dict[str, Any], accounting: Accounting, exc: BaseException,
                    clients: ClientPool) -> None:
-    """A failed run: status ``failed`` with the error, the usage so far; the clients are closed."""
+    """A failed run: status ``failed`` with the error and what its calls paid so far (so a resume can show
+    it); the clients are closed."""
     manifest.update(status="failed", error=f"{type(exc).__name__}: {exc}", updated=_now())
     try:
-        rd.write_json("usage.json", accounting.to_dict())
+        try:  # never hides the run's own error
+            usage, manifest["usage"], manifest["failures"], _ = _usage(
+                accounting, clients.cache, manifest.get("invocations") or [], 1.0)
+            rd.write_json("usage.json", usage)
+        except Exception as usage_exc:  # noqa: BLE001
+            manifest["usage_error"] = f"{type(usage_exc).__name__}: {usage_exc}"
         rd.write_manifest({**rd.read_manifest(), **manifest})
     finally:
         clients.close()
@@ -329,7 +339,7 @@ def _diagnose_and_report(result: RunResult, *, strict: bool, quiet: bool, consol
     rd = result.run_dir
     try:
         rep = check_run(rd, strict=strict, max_failure_rate=result.config.max_failure_rate, console=console,
-                        quiet=quiet)
+                        quiet=quiet, records=result.accounting.records())
         result.strict_failed = []
     except RunFlagged as e:
         rep, result.strict_failed = e.report, list(e.reasons)

@@ -1,6 +1,7 @@
 """Terminal summary of a run: judges vs the human (like the paper's Table 1: alignment tau, agreement),
 the per-judge factor score table (like its Tables 5-7), evaluator bias, failures and usage — failure
-counts are always printed beside the numbers they affect."""
+counts are always printed beside the numbers they affect. Every count comes from the manifest, which
+derives them from the call records (``backends/records.py``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from rich.table import Table
 
 from ..taxonomy import REGISTRY
 
-__all__ = ["print_summary", "judges_table", "factor_table", "bias_table", "failures_table"]
+__all__ = ["print_summary", "judges_table", "factor_table", "bias_table", "failures_table", "usage_lines"]
 
 
 def _f(x: Any, nd: int = 3, signed: bool = True) -> str:
@@ -46,7 +47,7 @@ def judges_table(result: Any) -> Table:
         first = getattr(r, "agreement_first_order", float("nan"))
         if r.n_agreement_pairs and first == first and j.stats.get("both_orders"):
             agree += f"; first order only {first:.1%}"  # the paper's single-order protocol
-        req = sum(v["requests"] for v in j.failures.counts.values())
+        req = j.n_requests
         setting = r.kind if j.setting in (r.kind, None) or r.kind == "human" else f"{r.kind} ({j.setting})"
         t.add_row(r.judge, setting, str(len(j.preferences)), f"{_f(r.kendall_tau)} ({_p(r.kendall_p)})",
                   f"{_f(r.spearman_rho)} ({_p(r.spearman_p)})", f"{_f(r.pearson_r)} ({_p(r.pearson_p)})",
@@ -97,16 +98,40 @@ def bias_table(result: Any) -> Table | None:
 
 
 def failures_table(result: Any) -> Table:
-    t = Table(title="LLM answers by stage / prompt type (every failure counted)")
-    for c in ("stage/prompt type", "requests", "failed", "unparseable", "items failed", "rate"):
+    t = Table(title="LLM calls by stage / prompt type (every failure counted, from the call records)")
+    for c in ("stage/prompt type", "requests", "failed", "unparseable", "rate"):
         t.add_column(c, justify="left" if c.startswith("stage") else "right")
     for k, v in sorted(result.manifest.get("failures", {}).items()):
-        n = v["requests"] + v.get("items", 0)
-        bad = v["failed"] + v["parse_failed"] + v.get("items_failed", 0)
+        n = v["requests"]
+        bad = v["failed"] + v["parse_failed"] + v.get("refused", 0)
         style = "red" if k in result.over_threshold else None
-        t.add_row(k, str(v["requests"]), str(v["failed"]), str(v["parse_failed"]), str(v.get("items_failed", "-")),
-                  f"{bad / n:.1%}" if n else "-", style=style)
+        t.add_row(k, str(n), str(v["failed"]), str(v["parse_failed"]), f"{bad / n:.1%}" if n else "-", style=style)
     return t
+
+
+def usage_lines(m: dict[str, Any]) -> list[str]:
+    """The manifest's usage in words: this invocation, what came from the cache, and (after a resume)
+    what every invocation of the run paid together."""
+    u = m.get("usage") or {}
+
+    def cost(c: Any) -> str:
+        return "n/a" if c is None else f"${c:.4f}"
+
+    bad = int(u.get("failures", 0)) + int(u.get("parse_failures", 0)) + int(u.get("refused", 0))
+    fc = u.get("from_cache") or {}
+    lines = [f"LLM calls: {bad} of {u.get('requests', 0)} failed or unparseable",
+             f"LLM usage: {u.get('requests', 0)} requests ({u.get('cached', 0)} from cache, "
+             f"{u.get('new_requests', 0)} new), {u.get('prompt_tokens', 0):,} prompt + "
+             f"{u.get('completion_tokens', 0):,} completion tokens paid, cost {cost(u.get('cost_usd'))}; "
+             f"from cache {fc.get('prompt_tokens', 0):,} + {fc.get('completion_tokens', 0):,} tokens "
+             f"({cost(fc.get('cost_usd'))} not paid again)"]
+    cum, early = u.get("cumulative") or {}, u.get("earlier") or {}
+    if early.get("invocations"):
+        lines.append(f"LLM usage over {cum.get('invocations')} invocations of this run: {cum.get('requests', 0)} "
+                     f"requests paid, {cum.get('prompt_tokens', 0):,} prompt + {cum.get('completion_tokens', 0):,} "
+                     f"completion tokens, cost {cost(cum.get('cost_usd'))} (earlier invocations: "
+                     f"{cost(early.get('cost_usd'))})")
+    return lines
 
 
 def print_summary(result: Any, console: Console | None = None) -> None:
@@ -131,12 +156,9 @@ def print_summary(result: Any, console: Console | None = None) -> None:
         con.print(failures_table(result))
     for f in m.get("flags", []):
         con.print(f"[yellow]flag {f['flag']}[/yellow]: {f['evidence']} — {f['advice']}")
-    u = m.get("usage", {})
-    cost = u.get("cost_usd")
-    con.print(f"LLM usage: {u.get('requests', 0)} requests ({u.get('cached', 0)} from cache, "
-              f"{u.get('new_requests', 0)} new), {u.get('prompt_tokens', 0):,} prompt + "
-              f"{u.get('completion_tokens', 0):,} completion tokens, cost "
-              f"{'n/a' if cost is None else f'${cost:.4f}'}; total time {m['timings'].get('total', 0):.1f} s")
+    for line in usage_lines(m):
+        con.print(line, markup=False, highlight=False)
+    con.print(f"total time {m['timings'].get('total', 0):.1f} s")
     if result.over_threshold:
         con.print(f"[red]failure rate above {m['failure_threshold']:.0%} for: "
                   + ", ".join(f"{k} ({v:.0%})" for k, v in result.over_threshold.items()) + "[/red]")

@@ -20,6 +20,7 @@ from .build import RunData
 __all__ = [
     "factor_label", "factor_level2", "factor_level3", "differences", "factor_correlation", "GenEvalPair",
     "gen_eval_pairs", "score_matrix", "judge_label", "striking_factors", "all_flags", "diagnostics_ran",
+    "llm_usage", "n_bad_calls",
 ]
 
 
@@ -171,3 +172,18 @@ def diagnostics_ran(run: RunData) -> bool:
     """diagnostics.json exists, or the manifest carries the diagnostics' summary or flags."""
     m = run.manifest
     return isinstance(run.diagnostics, dict) or "diagnostics" in m or bool(m.get("flags"))
+
+
+def llm_usage(run: RunData) -> dict | None:
+    """The run's LLM usage as the manifest records it (derived from the call records at the end of the
+    run); usage.json's total for a run directory whose manifest has none. The header and the Run section
+    both read it, so they show the same counts."""
+    u = run.manifest.get("usage")
+    if not isinstance(u, dict) or not u:
+        u = (run.usage or {}).get("total") if isinstance(run.usage, dict) else None
+    return u if isinstance(u, dict) and u else None
+
+
+def n_bad_calls(u: dict) -> int:
+    """Failed + unparseable + refused calls of a usage dict."""
+    return sum(int(u.get(k) or 0) for k in ("failures", "parse_failures", "refused"))

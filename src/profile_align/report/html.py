@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from .. import __version__
 from .blocks import FigureRef, KeyValues, Note, PairExample, Table, Text
-from .derive import all_flags, diagnostics_ran
+from .derive import all_flags, diagnostics_ran, llm_usage, n_bad_calls
 from .document import Report
 from .plots import FIGURE_TITLES
 
@@ -47,9 +47,9 @@ def _chips(rep: Report) -> list[tuple[str, bool]]:
         chips.append((f"{n_flags} flag(s)", n_flags > 0))
     else:
         chips.append(("judges not diagnosed", False))
-    u = m.get("usage") or ((rep.run.usage or {}).get("total") if isinstance(rep.run.usage, dict) else None)
-    if isinstance(u, dict) and u.get("requests"):
-        bad = int(u.get("failures") or 0) + int(u.get("parse_failures") or 0)
+    u = llm_usage(rep.run)
+    if u is not None and u.get("requests"):
+        bad = n_bad_calls(u)
         chips.append((f"{bad} of {int(u['requests']):,} LLM answers failed or unparseable", bad > 0))
     a = rep.run.alignment
     if a is not None and not a.empty and "kendall_tau" in a.columns:

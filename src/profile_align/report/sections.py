@@ -42,6 +42,8 @@ from .derive import (
     factor_level2,
     factor_level3,
     gen_eval_pairs,
+    llm_usage,
+    n_bad_calls,
     score_matrix,
     striking_factors,
 )
@@ -137,14 +139,30 @@ def sec_run(run: RunData) -> list[Block]:
     seeds = m.get("seeds")
     if isinstance(seeds, dict) and seeds:
         items.append(("seeds", ", ".join(f"{k} {v}" for k, v in sorted(seeds.items()))))
-    u = m.get("usage") or ((run.usage or {}).get("total") if isinstance(run.usage, dict) else None)
-    if isinstance(u, dict) and u:
+    u = llm_usage(run)
+    if u is not None:
+        def cost(c: Any) -> str:
+            return "unknown (no price for this backend)" if c is None else f"${float(c):.4f}"
+
         items.append(("LLM requests", f"{fmt_int(u.get('requests'))} ({fmt_int(u.get('cached'))} from cache), "
-                      f"{fmt_int(u.get('failures'))} failed, {fmt_int(u.get('parse_failures'))} unparseable"))
+                      f"{fmt_int(n_bad_calls(u))} failed or unparseable ({fmt_int(u.get('failures'))} failed, "
+                      f"{fmt_int(u.get('parse_failures'))} unparseable)"))
         items.append(("tokens", f"{fmt_int(u.get('prompt_tokens'))} prompt + {fmt_int(u.get('completion_tokens'))} "
-                      "completion"))
-        cost = u.get("cost_usd")
-        items.append(("cost", "unknown (no price for this backend)" if cost is None else f"${float(cost):.4f}"))
+                      "completion (paid by this invocation)"))
+        items.append(("cost", cost(u.get("cost_usd"))))
+        fc = u.get("from_cache")
+        if isinstance(fc, dict) and fc.get("requests"):
+            items.append(("from cache", f"{fmt_int(fc.get('requests'))} requests, {fmt_int(fc.get('prompt_tokens'))} "
+                          f"prompt + {fmt_int(fc.get('completion_tokens'))} completion tokens, "
+                          f"{cost(fc.get('cost_usd'))} not paid again"))
+        cum, early = u.get("cumulative"), u.get("earlier")
+        if isinstance(cum, dict) and isinstance(early, dict) and early.get("invocations"):
+            items.append(("earlier invocations", f"{fmt_int(early.get('invocations'))}: {fmt_int(early.get('requests'))} "
+                          f"requests, {fmt_int(early.get('prompt_tokens'))} prompt + "
+                          f"{fmt_int(early.get('completion_tokens'))} completion tokens, {cost(early.get('cost_usd'))}"))
+            items.append(("all invocations", f"{fmt_int(cum.get('invocations'))}: {fmt_int(cum.get('requests'))} requests "
+                          f"paid, {fmt_int(cum.get('prompt_tokens'))} prompt + {fmt_int(cum.get('completion_tokens'))} "
+                          f"completion tokens, {cost(cum.get('cost_usd'))}"))
         if u.get("wall_s") is not None:
             items.append(("LLM wall time", f"{float(u['wall_s']):,.1f} s"))
     t = m.get("timings")
