@@ -104,7 +104,7 @@ class _Recorder:
     def __init__(self):
         self.prompts = []
 
-    def score(self, prompts, responses):
+    def score(self, prompts, responses, calls=None):
         self.prompts += list(prompts)
         return [float(len(r)) for r in responses]
 
