@@ -73,7 +73,8 @@ def guide(
     n: Annotated[int, typer.Option("--n", help="Number of human-judged pairs to re-judge.")] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the pair sample, GuideRand and the bootstrap.")] = 0,
     guidance: Annotated[Optional[Path], typer.Option("--guidance", help="File of 'factor: sentence' lines (or YAML) overriding our guidance sentences.")] = None,
-    unadjusted: Annotated[bool, typer.Option("--unadjusted", help="Choose factors by unadjusted p-values (default: Holm-adjusted).")] = False,
+    unadjusted: Annotated[bool, typer.Option("--unadjusted", help="GuideRand's pool by unadjusted p-values (default: Holm-adjusted).")] = False,
+    top: Annotated[Optional[int], typer.Option("--top", help="GuideMis is chosen among the model's top N factors (default: half of them).")] = None,
     n_boot: Annotated[int, typer.Option("--n-boot")] = 2000,
     refresh: RefreshOpt = False,
 ) -> None:
@@ -82,10 +83,12 @@ def guide(
 
     out, err = _console()
     res = run_guide(run_dir, judge=judge, model=model, n=n, seed=seed, guidance=guidance, adjusted=not unadjusted,
-                    n_boot=n_boot, cache_mode="refresh" if refresh else "use")
+                    n_boot=n_boot, top=top, cache_mode="refresh" if refresh else "use")
     s = res.summary
-    err.print(f"GuideMis: {s['guide_mis']['factor']} (model - human = {s['guide_mis']['diff_model_minus_human']:+.3f}, "
-              f"{'significant' if s['guide_mis']['significant'] else 'not significant'}); "
+    gm = s["guide_mis"]
+    err.print(f"GuideMis: {gm['factor']} (rank {gm['rank_model']} for the model, {gm['rank_human']} for humans; "
+              f"model - human = {gm['diff_model_minus_human']:+.3f}, "
+              f"{'significant' if gm['significant'] else 'not significant'}); "
               f"GuideRand: {s['guide_rand']['factor']}" + (f"  [{s['note']}]" if s["note"] else ""))
     cols = ["condition", "factor", "agreement", "ci_low", "ci_high", "change_vs_none", "change_ci_low", "change_ci_high", "n_pairs"]
     out.print(_frame_table(res.conditions[cols], f"agreement with humans on {s['n_pairs']} pairs ({s['judge']})"))
