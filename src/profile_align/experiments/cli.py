@@ -102,7 +102,8 @@ def guide(
 def improve(
     run_dir: RunDirArg,
     generator: Annotated[Optional[str], typer.Option("--generator", help="Generator model string (default: the run's evaluation judge's model).")] = None,
-    evaluator: Annotated[Optional[str], typer.Option("--evaluator", help="Evaluator model string (default: the generator).")] = None,
+    evaluator: Annotated[Optional[str], typer.Option("--evaluator", help="Evaluator model string (default: the generator). tau_evaluator compares with the run's evaluation judge of this model.")] = None,
+    evaluator_judge: Annotated[Optional[str], typer.Option("--evaluator-judge", help="The run's evaluation judge whose factor scores are the evaluator's (default: the one with the evaluator's model).")] = None,
     factor_model: Annotated[Optional[str], typer.Option("--factor-model", help="Model for LLM-extracted factors (default: the run's).")] = None,
     n: Annotated[int, typer.Option("--n", help="Number of examples.")] = 20,
     seed: Annotated[int, typer.Option("--seed")] = 0,
@@ -115,11 +116,15 @@ def improve(
     out, err = _console()
     names = [x.strip() for x in select.split(",")] if select else None
     res = run_improve(run_dir, generator=generator, evaluator=evaluator, n=n, seed=seed, factors=names,
-                      factor_model_string=factor_model, cache_mode="refresh" if refresh else "use")
+                      factor_model_string=factor_model, evaluator_judge=evaluator_judge,
+                      cache_mode="refresh" if refresh else "use")
     out.print(_frame_table(res.alignment, f"alignment of improvement factor scores ({res.summary['n_examples']} examples)"))
     piv = res.scores.pivot(index="factor", columns="condition", values="score").reset_index()
     out.print(_frame_table(piv, "improvement factor scores (tau_14, improved text preferred)"))
     err.print(f"failures: {res.summary['failures']}")
+    ev = res.summary
+    err.print(f"tau_evaluator compares with {ev['evaluator_judge']} (the evaluator {ev['evaluator']})"
+              if ev["evaluator_judge"] else ev["evaluator_note"])
 
 
 def generalize(
