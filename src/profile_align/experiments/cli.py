@@ -24,20 +24,21 @@ def paradox(
     run_dir: OutOpt = None,
     data: Annotated[Optional[Path], typer.Option("--data", help="JSONL with id, question, answers (default: the shipped 150 TriviaQA questions).")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", help="Random sample of N questions (seeded).")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the sample, the distractors and the sampling.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the sample and the sampling.")] = 0,
+    other: Annotated[Optional[list[str]], typer.Option("--other-model", help="Another model whose answers are judged too, as extra candidates (repeatable).")] = None,
     match: Annotated[str, typer.Option("--match", help="exact: normalised answer equals an alias; contains: an alias occurs in it.")] = "exact",
     temperature: Annotated[float, typer.Option("--temperature")] = 0.6,
     refresh: Annotated[bool, typer.Option("--refresh", help="Ignore cached answers and ask again.")] = False,
 ) -> None:
-    """The Generative AI Paradox on TriviaQA: generation accuracy, evaluation accuracy and unfaithful
-    evaluation (wrong when answering, right when judging). Written to OUT/experiments/paradox/ (default
-    OUT: runs/paradox)."""
+    """The Generative AI Paradox on TriviaQA: generation accuracy, evaluation accuracy (of its own answer,
+    the gold answer and other models' answers) and unfaithful evaluation (the share of correct evaluations
+    on the questions it answered wrongly). Written to OUT/experiments/paradox/ (default OUT: runs/paradox)."""
     from .paradox import run_paradox
 
     out, err = _console()
     model, run_dir = model_or_default(model), run_dir or Path("runs/paradox")
     res = run_paradox(model, run_dir=run_dir, source=data, limit=limit, seed=seed, match=match,  # type: ignore[arg-type]
-                      temperature=temperature, cache_mode="refresh" if refresh else "use")
+                      temperature=temperature, others=other or (), cache_mode="refresh" if refresh else "use")
     t = Table(title=f"Generative AI paradox on TriviaQA: {res.summary['model']} ({res.summary['n_questions']} questions, {match} match)")
     for c in ("measure", "value", "95% CI", "k / n"):
         t.add_column(c, justify="left" if c == "measure" else "right")
