@@ -113,7 +113,7 @@ def test_other_models_answers_are_extra_candidates(tmp_path):
                   progress=False)
     other_backend = fake_model(items, set(ids[:9]), wrong="Quuxville")
     other_backend.model_id = "other-model"
-    other = Client(other_backend, cache=tmp_path / "c.sqlite", progress=False)
+    other = Client(other_backend, cache=tmp_path / "c.sqlite", progress=False, accounting=main.accounting)
     res = run_paradox(main, others=[other], limit=12, seed=1, run_dir=tmp_path / "run")
     s = res.summary
     assert s["candidates"] == ["own", "gold", "other:other-model"]

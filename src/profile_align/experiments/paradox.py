@@ -267,10 +267,8 @@ def run_paradox(model: Any = "local", *, run_dir: str | Path | RunDir | None = N
         write_experiment(rd, "paradox", summary, {"per_question": df, "evaluations": ev,
                                                   "summary": result.summary_frame()})
         rd.replace_answers("paradox", answers)
-        from ..backends.accounting import Accounting
-
-        usage = Accounting(client.accounting.prices)  # one usage record for every model of the experiment
-        for acc in {id(c.accounting): c.accounting for c in (client, *other_clients)}.values():
-            usage.stats.update(acc.stats)
-        usage.write(rd / "experiments" / "paradox" / "usage.json")
+        client.accounting.write(rd / "experiments" / "paradox" / "usage.json")
+        for k, oc in enumerate(other_clients, start=1):  # a client passed in with its own accounting
+            if oc.accounting is not client.accounting:
+                oc.accounting.write(rd / "experiments" / "paradox" / f"usage_other_{k}.json")
     return result
