@@ -63,16 +63,10 @@ class UnknownJudgeKind(ValueError):
 
 
 def judge_kind(name: str) -> str:
-    """The kind of a judge from its name (docs/run-directory.md naming): ``human``, ``rm:<label>`` ->
-    ``rm``, ``<label>:generation`` / ``:evaluation`` / ``:improvement``; anything else ``other``."""
-    if name == "human":
-        return "human"
-    if name.startswith("rm:"):
-        return "rm"
-    for kind in ("generation", "evaluation", "improvement"):
-        if name.endswith(":" + kind):
-            return kind
-    return "other"
+    """The kind of a judge from its name (docs/run-directory.md naming; one definition, the report's)."""
+    from .report.build import judge_kind as kind_from_name  # light module: no plotting imports
+
+    return str(kind_from_name(name))
 
 
 def default_policy(judge: str, kind: str | None = None) -> str:
