@@ -121,7 +121,8 @@ def improve(
                       cache_mode="refresh" if refresh else "use")
     out.print(_frame_table(res.alignment, f"alignment of improvement factor scores ({res.summary['n_examples']} examples)"))
     piv = res.scores.pivot(index="factor", columns="condition", values="score").reset_index()
-    out.print(_frame_table(piv, "improvement factor scores (tau_14, improved text preferred)"))
+    rule = res.scores["tie_rule"].iloc[0] if "tie_rule" in res.scores.columns and len(res.scores) else "-"
+    out.print(_frame_table(piv, f"improvement factor scores (tau_14, improved text preferred; tie policy {rule})"))
     err.print(f"failures: {res.summary['failures']}")
     ev = res.summary
     err.print(f"tau_evaluator compares with {ev['evaluator_judge']} (the evaluator {ev['evaluator']})"
