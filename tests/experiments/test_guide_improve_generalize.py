@@ -125,7 +125,7 @@ def test_guide_picks_length_and_measures_the_change(run_dir):
 
 
 def test_improve_lengthening_improver_tops_length(run_dir):
-    res = run_improve(run_dir, generator=client(run_dir), n=4, seed=0, progress=False)
+    res = run_improve(run_dir, generator=client(run_dir), n=4, seed=0, progress=False, evaluator_judge="fk")
     assert res.summary["n_examples"] == 4
     for cond in ("feedback", "baseline_a", "baseline_b"):
         sc = res.scores[res.scores["condition"] == cond].set_index("factor")
@@ -133,6 +133,10 @@ def test_improve_lengthening_improver_tops_length(run_dir):
         assert sc.loc["length", "rank"] == 1
     assert set(res.alignment["condition"]) == {"feedback", "baseline_a", "baseline_b"}
     assert "tau_human" in res.alignment.columns and "tau_evaluator" in res.alignment.columns
+    assert res.summary["evaluator_judge"] == "fk:evaluation"
+    # a client passed in cannot be matched to a judge of the run: no tau_evaluator, and the summary says so
+    anon = run_improve(run_dir, generator=client(run_dir), n=4, seed=0, progress=False)
+    assert anon.alignment["tau_evaluator"].isna().all() and "not an evaluation judge" in anon.summary["evaluator_note"]
     assert (run_dir / "experiments/improve/alignment.csv").exists()
 
 

@@ -180,7 +180,8 @@ def run_improve(run_dir: str | Path | RunDir, *, generator: Any = None, evaluato
         score_rows.append(df)
         row: dict[str, Any] = {"condition": c, "n_pairs": len(prs)}
         for ref_name, ref in (("human", human), ("evaluator", ev_scores)):
-            if ref is None:
+            if ref is None:  # no scores to compare with: the column stays, empty (the summary says why)
+                row[f"tau_{ref_name}"], row[f"p_{ref_name}"], row[f"n_factors_{ref_name}"] = np.nan, np.nan, 0
                 continue
             a = align(res, ref)
             row[f"tau_{ref_name}"], row[f"p_{ref_name}"], row[f"n_factors_{ref_name}"] = a.kendall_tau, a.kendall_p, a.n_factors
