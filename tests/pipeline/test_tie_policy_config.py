@@ -32,6 +32,9 @@ def test_default_human_policy_and_unknown_names_rejected(tmp_path):
     cfg = load_config({"dataset": {"source": "summeval"},
                        "judges": [{"model": "m", "tie_policy": {"generation": "count-all"}}]})
     assert cfg.tie_policies() == {"m:generation": "count-all"}  # nothing configured: the kind's default
+    rm = load_config({"dataset": {"source": "summeval"},
+                      "reward_models": [{"name": "r", "model": "x", "tie_policy": {"evaluation": "drop-all"}}]})
+    assert rm.tie_policies() == {"rm:r": "drop-all"}
     try:
         load_config({"dataset": {"source": "summeval"}, "judges": [{"model": "m", "tie_policy": "sometimes"}]})
     except ConfigError as e:

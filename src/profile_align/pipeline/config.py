@@ -116,7 +116,8 @@ class RewardModelConfig(_Strict):
         description="evaluation: the dataset's pairs (judge rm:<name>); generation: the generators' k outputs "
                     "per example (judge rm:<name>/generation, only when the run has a generation judge)")
     options: dict[str, Any] = Field(default_factory=dict)
-    tie_policy: str | None = Field(None, description="tie policy of this reward model's scores (default: evaluation)")
+    tie_policy: str | dict[Literal["generation", "evaluation"], str] | None = Field(
+        None, description="tie policy of this reward model's scores: one name, or one per setting (default: evaluation)")
 
     @field_validator("tie_policy")
     @classmethod
@@ -193,7 +194,11 @@ class RunConfig(_Strict):
                 pol = j.tie_policy.get(setting) if isinstance(j.tie_policy, dict) else j.tie_policy
                 if pol:
                     out[f"{j.label}:{setting}"] = pol
-        out.update({f"rm:{r.name}": r.tie_policy for r in self.reward_models if r.tie_policy})
+        for r in self.reward_models:
+            for setting in getattr(r, "settings", ["evaluation"]):
+                pol = r.tie_policy.get(setting) if isinstance(r.tie_policy, dict) else r.tie_policy
+                if pol:
+                    out[f"rm:{r.name}" if setting == "evaluation" else f"rm:{r.name}/{setting}"] = pol
         return out
 
     def to_yaml(self) -> str:
