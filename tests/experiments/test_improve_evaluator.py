@@ -42,7 +42,7 @@ def two_evaluators(tmp_path_factory):
     out = tmp_path_factory.mktemp("two")
     cfg = {"name": "two", "dataset": {"source": "summeval"},
            "sample": {"examples": 4, "pairs_per_example": 5, "seed": 3},
-           "factors": {"names": ["length", "novel_words", "novel_words_ratio"]},
+           "factors": {"names": ["length", "novel_words", "n_novel_words"]},
            "judges": [{"model": "fake:imp-long", "name": "long", "settings": ["evaluation"]},
                       {"model": "fake:imp-short", "name": "short", "settings": ["evaluation"]}],
            "stats": {"n_boot": 0, "difference_boot": 10}}
