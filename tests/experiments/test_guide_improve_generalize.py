@@ -76,15 +76,20 @@ def unregister_test_factors():
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
+def test_factors():
+    register_test_factors()
+    yield
+    unregister_test_factors()
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, test_factors):
     from profile_align.pipeline import run
 
-    register_test_factors()
     out = tmp_path_factory.mktemp("exp")
     run(CONFIG, out, backends={"fakej": FakeBackend("json", rule=rule, model_id="fake-judge")},
         progress=False, print_summary=False)
-    yield RunDir(out)
-    unregister_test_factors()
+    return RunDir(out)
 
 
 def client(rd):
@@ -164,7 +169,7 @@ def test_similarity_by_level_hand_worked():
     assert out["1"] == pytest.approx(2 ** -0.5) and out["2"] == pytest.approx(2 ** -0.5)
 
 
-def test_cli_end_to_end_with_a_scripted_fake_model(tmp_path, request):
+def test_cli_end_to_end_with_a_scripted_fake_model(tmp_path, test_factors):
     """run -> guide -> improve -> generalize from the command line, the model being `fake:lengthy`."""
     import yaml
     from typer.testing import CliRunner
@@ -174,8 +179,6 @@ def test_cli_end_to_end_with_a_scripted_fake_model(tmp_path, request):
 
     if "lengthy" not in SCRIPTS:
         script("lengthy")(lambda req, backend: rule(req))
-    register_test_factors()
-    request.addfinalizer(unregister_test_factors)
     cfg = {**CONFIG, "factors": {"names": ["length", "novel_words", "expert_rating"]},
            "sample": {"examples": 3, "pairs_per_example": 4, "seed": 0},
            "judges": [{"model": "fake:lengthy", "name": "fk"}], "out_dir": str(tmp_path / "run")}
