@@ -127,7 +127,7 @@ def test_other_models_answers_are_extra_candidates(tmp_path):
     ev = res.evaluations
     assert set(ev["candidate"]) == {"own", "gold", "other:other-model"} and len(ev) == 36
     usage = json.loads((tmp_path / "run/experiments/paradox/usage.json").read_text())
-    assert {r["model"] for r in usage["rows"]} >= {"other-model"}
+    assert any("other-model" in r["model"] for r in usage["rows"])  # one usage record for both models
 
 
 def test_paradox_counts_unparseable_answers(tmp_path):
