@@ -187,7 +187,8 @@ def _scores_table(res, title: str) -> Table:
         t.add_column(c, justify="left" if c in ("factor", "level 2", "level 3") else "right")
     for r in df.itertuples():
         fac = REGISTRY.get(r.factor) if r.factor in REGISTRY else None
-        ci = "no applicable pairs" if r.score != r.score else f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]"
+        ci = "no applicable pairs" if r.score != r.score else "—" if r.ci_low != r.ci_low else \
+            f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]"
         t.add_row(str(int(r.rank)) if r.rank == r.rank else "-", fac.label if fac else r.factor,
                   fac.level2 if fac else "-", fac.level3.value if fac else "-", _fmt(float(r.score)), ci,
                   str(r.concordant), str(r.discordant), f"{r.factor_ties}/{r.judge_ties}/{r.both_ties}",
@@ -201,7 +202,7 @@ def score(
     judge: Annotated[str, typer.Option("--judge", help="Whose preferences: 'human' (the dataset's labels) or a judge name present in the data.")] = "human",
     factors_file: Annotated[Optional[Path], typer.Option("--factors", help="Factor table from `profile-align factors`. Default: compute rule-based factors now.")] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the scores: .json (full result, input of `align`), .csv or .parquet.")] = None,
-    policy: Annotated[str, typer.Option("--policy", help="Tie policy: auto | human | generation | evaluation | count-all | drop-all. auto = human for human labels, evaluation if the judge ever ties, else generation.")] = "auto",
+    policy: Annotated[str, typer.Option("--tie-policy", "--policy", help="Tie policy: auto | human | evaluation | generation | factor-ties-counted | count-all | drop-all. auto follows the judge's kind (from its name): human -> human (factor-tied pairs omitted), <label>:evaluation and rm:<label> -> evaluation, <label>:generation -> generation.")] = "auto",
     name: Annotated[Optional[str], typer.Option("--name", help="Label of this judge in the output (default: the judge name), e.g. experts-relevance.")] = None,
     n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap replicates (resampling examples) for the CIs; 0 = none.")] = 1000,
     ci: Annotated[float, typer.Option("--ci", help="Confidence level.")] = 0.95,
@@ -211,8 +212,7 @@ def score(
 ) -> None:
     """Factor scores of a judge: tau_14 = (C - D) / (C + D + T) per factor, ranked, with CIs."""
     from .factors.table import FactorTable
-    from .scoring import factor_scores
-    from .stats.tau import policy_name
+    from .scoring import default_policy, factor_scores, judge_kind
 
     ds = _load(data, fmt, task, domain, aspect, map, skip_invalid, limit, sample, seed, label_map=label_map,
                skipped_to=_skipped_rows_path(output, None))
@@ -220,12 +220,14 @@ def score(
     names = _select(select)
     if table is not None and names is None:
         names = table.factor_names
-    res = factor_scores(ds, table, judge=judge, factors=names, policy=None if policy == "auto" else policy,
-                        n_boot=n_boot, ci=ci, seed=seed, name=name)
+    chosen = default_policy(judge) if policy == "auto" else policy
+    why = f"auto: judge kind {judge_kind(judge)}" if policy == "auto" else "chosen"
+    res = factor_scores(ds, table, judge=judge, factors=names, policy=chosen, n_boot=n_boot, ci=ci, seed=seed,
+                        name=name)
     n_pairs = len(ds.preferences_of(judge))
     out.print(_scores_table(res, f"factor scores of judge '{res.judge}' on {ds.name}: {n_pairs} pairs, "
-                                 f"{len(ds.examples)} examples, policy {policy_name(res.policy) or 'custom'}, "
-                                 f"{int(ci * 100)}% CI by example bootstrap (B={n_boot}, seed {seed})"))
+                                 f"{len(ds.examples)} examples, {int(ci * 100)}% CI by example bootstrap "
+                                 f"(B={n_boot}, seed {seed})\ntie policy {res.policy.label} ({why})"))
     if output:
         if output.suffix.lower() == ".json":
             output.parent.mkdir(parents=True, exist_ok=True)
@@ -250,7 +252,8 @@ def align_cmd(
 
     a, b = FactorScoreResult.load_json(scores_a), FactorScoreResult.load_json(scores_b)
     res = align(a, b)
-    t = Table(title=f"alignment of '{a.judge}' and '{b.judge}' over {res.n_factors} factors")
+    t = Table(title=f"alignment of '{a.judge}' and '{b.judge}' over {res.n_factors} factors",
+              caption=f"tie policies: {a.judge} {a.policy.label}; {b.judge} {b.policy.label}")
     for c in ("measure", "value", "p-value"):
         t.add_column(c, justify="right")
     for name, v, p in (("Kendall tau", res.kendall_tau, res.kendall_p), ("Spearman rho", res.spearman_rho, res.spearman_p),

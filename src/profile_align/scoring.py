@@ -3,6 +3,10 @@ factor table -> per-factor scores; two judges -> alignment, agreement and per-fa
 
 Pairs only *compare* cached factor values: f = sign(value(A) - value(B)), NaN where either value is
 missing (that pair is then excluded from that factor and counted as ``missing``).
+
+The tie policy of a judge follows its *kind* (:data:`KIND_POLICIES`), never its verdicts: a human or a
+model evaluating given pairs gets the evaluation rule (factor-tied pairs omitted), a generator the
+generation rule (factor-tied pairs counted). An explicit policy always wins.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ from .stats import (
     compute_factor_scores,
     pairwise_agreement,
 )
+from .stats.tau import POLICIES, TiePolicy
 
-__all__ = ["PairArrays", "pair_arrays", "factor_scores", "agreement", "default_policy", "align"]
+__all__ = ["PairArrays", "pair_arrays", "factor_scores", "agreement", "default_policy", "judge_kind",
+           "KIND_POLICIES", "UnknownJudgeKind", "align"]
 
 
 @dataclass(frozen=True)
@@ -39,13 +45,40 @@ class PairArrays:
     factor_names: list[str]
 
 
-def default_policy(judge: str, pref: np.ndarray) -> str:
-    """The paper's tie policy for a judge: ``human`` for the human labels (ties dropped at load time),
-    ``evaluation`` for a judge that can say Tie (model-evaluation setting: factor ties omitted), and
-    ``generation`` for a judge that never ties (factor ties count in the denominator)."""
-    if judge == "human":
-        return "human"
-    return "evaluation" if np.any(pref == 0) else "generation"
+#: Tie policy per judge kind (paper section 3): humans and models that evaluate given pairs (evaluators,
+#: reward models scoring dataset pairs) omit factor-tied pairs; generators and improvers (whose "judge"
+#: never ties) count them.
+KIND_POLICIES: dict[str, str] = {
+    "human": "human",
+    "evaluation": "evaluation",
+    "rm": "evaluation",
+    "reward_model": "evaluation",
+    "generation": "generation",
+    "improvement": "generation",
+}
+
+
+class UnknownJudgeKind(ValueError):
+    """The kind of a judge (hence its tie policy) cannot be told from its name."""
+
+
+def judge_kind(name: str) -> str:
+    """The kind of a judge from its name (docs/run-directory.md naming; one definition, the report's)."""
+    from .report.build import judge_kind as kind_from_name  # light module: no plotting imports
+
+    return str(kind_from_name(name))
+
+
+def default_policy(judge: str, kind: str | None = None) -> str:
+    """The paper's tie policy for a judge of ``kind`` (default: told from the judge's name); see
+    :data:`KIND_POLICIES`. Raises :class:`UnknownJudgeKind` when neither says which kind it is."""
+    k = kind or judge_kind(judge)
+    if k not in KIND_POLICIES:
+        raise UnknownJudgeKind(
+            f"cannot tell the kind of judge {judge!r} (hence its tie policy) from its name; name it human, "
+            f"<label>:generation, <label>:evaluation or rm:<label>, or give the policy explicitly "
+            f"(one of {', '.join(POLICIES)})")
+    return KIND_POLICIES[k]
 
 
 def pair_arrays(dataset: Dataset, table: FactorTable, judge: str = "human",
@@ -66,17 +99,19 @@ def pair_arrays(dataset: Dataset, table: FactorTable, judge: str = "human",
 
 
 def factor_scores(dataset: Dataset, table: FactorTable | None = None, *, judge: str = "human",
-                  factors: Sequence[str] | None = None, policy: str | None = None, n_boot: int = 1000,
-                  ci: float = 0.95, seed: int = 0, atol: float = 0.0, name: str | None = None) -> FactorScoreResult:
+                  factors: Sequence[str] | None = None, policy: str | TiePolicy | None = None,
+                  kind: str | None = None, n_boot: int = 1000, ci: float = 0.95, seed: int = 0, atol: float = 0.0,
+                  name: str | None = None) -> FactorScoreResult:
     """Factor scores (tau_14) of ``judge`` on ``dataset`` with example-level bootstrap CIs.
 
-    ``table`` defaults to the rule-based factors computed on the spot. ``policy`` defaults to
-    :func:`default_policy`. ``name`` labels the result (default: the judge name).
+    ``table`` defaults to the rule-based factors computed on the spot. ``policy`` defaults to the
+    policy of the judge's ``kind`` (:func:`default_policy`; the kind defaults to the one its name says).
+    ``name`` labels the result (default: the judge name).
     """
+    pol = policy or default_policy(judge, kind)
     if table is None:
         table = compute_factors(dataset, factors)
     arr = pair_arrays(dataset, table, judge, factors, atol)
-    pol = policy or default_policy(judge, arr.pref)
     return compute_factor_scores(arr.pref, arr.fcmp, arr.factor_names, arr.example_ids, policy=pol,
                                  judge=name or judge, n_boot=n_boot, ci=ci, seed=seed)
 

@@ -48,25 +48,48 @@ CONFIG = {
     "name": "exp",
     "dataset": {"source": "summeval"},
     "sample": {"examples": 8, "pairs_per_example": 6, "seed": 2},
-    "factors": {"names": ["length", "novel_words", "n_novel_words", "char_parity"]},
+    "factors": {"names": ["length", "char_parity", "expert_rating"]},
     "judges": [{"model": "fakej", "name": "fk"}],
     "stats": {"n_boot": 50, "difference_boot": 200},
 }
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    from profile_align.pipeline import run
-    from profile_align import REGISTRY, register_factor
+def register_test_factors():
+    from profile_align.data.loaders import load_dataset
+    from profile_align import register_factor
 
     # a factor unrelated to what either judge prefers, so that GuideRand has a candidate
     register_factor("char_parity", replace=True)(
         lambda text, ex: float(int(hashlib.sha256(text.encode()).hexdigest(), 16) % 2))
+    # the experts' own mean rating: the humans' first factor (their preferences are built from it), so the
+    # humans rank length lower than the length-loving fake evaluator does -> GuideMis = length
+    rating = {o.text: float(np.mean(list(o.metadata["ratings"].values()))) for o in load_dataset("summeval").outputs}
+    register_factor("expert_rating", replace=True)(lambda text, ex: rating.get(text, float("nan")))
+
+
+def unregister_test_factors():
+    from profile_align import REGISTRY
+
+    for name in ("char_parity", "expert_rating"):
+        if name in REGISTRY:
+            REGISTRY.remove(name)
+
+
+@pytest.fixture(scope="module")
+def test_factors():
+    register_test_factors()
+    yield
+    unregister_test_factors()
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, test_factors):
+    from profile_align.pipeline import run
+
     out = tmp_path_factory.mktemp("exp")
     run(CONFIG, out, backends={"fakej": FakeBackend("json", rule=rule, model_id="fake-judge")},
         progress=False, print_summary=False)
-    yield RunDir(out)
-    REGISTRY.remove("char_parity")
+    return RunDir(out)
 
 
 def client(rd):
@@ -74,9 +97,12 @@ def client(rd):
 
 
 def test_guide_picks_length_and_measures_the_change(run_dir):
-    res = run_guide(run_dir, model=client(run_dir), n=200, seed=0, n_boot=200, progress=False)
+    res = run_guide(run_dir, model=client(run_dir), n=200, seed=0, n_boot=200, progress=False,
+                    guidance={"char_parity": "Ignore the parity of the text's hash.", "expert_rating": "Rate well."})
     s = res.summary
-    assert s["guide_mis"]["factor"] == "length"  # the fake over-weights length most
+    # the fake ranks length first, the humans rank it below the experts' rating: the paper's GuideMis rule
+    assert s["guide_mis"]["factor"] == "length" and s["guide_mis"]["rank_model"] == 1
+    assert s["guide_mis"]["rank_human"] > 1
     assert "length" not in s["guide_rand"]["pool"] and "char_parity" in s["guide_rand"]["pool"]
     assert s["guide_rand"]["factor"] in s["guide_rand"]["pool"]
     assert s["model"] == "fake-judge"
@@ -104,7 +130,7 @@ def test_guide_picks_length_and_measures_the_change(run_dir):
 
 
 def test_improve_lengthening_improver_tops_length(run_dir):
-    res = run_improve(run_dir, generator=client(run_dir), n=4, seed=0, progress=False)
+    res = run_improve(run_dir, generator=client(run_dir), n=4, seed=0, progress=False, evaluator_judge="fk")
     assert res.summary["n_examples"] == 4
     for cond in ("feedback", "baseline_a", "baseline_b"):
         sc = res.scores[res.scores["condition"] == cond].set_index("factor")
@@ -112,6 +138,10 @@ def test_improve_lengthening_improver_tops_length(run_dir):
         assert sc.loc["length", "rank"] == 1
     assert set(res.alignment["condition"]) == {"feedback", "baseline_a", "baseline_b"}
     assert "tau_human" in res.alignment.columns and "tau_evaluator" in res.alignment.columns
+    assert res.summary["evaluator_judge"] == "fk:evaluation"
+    # a client passed in cannot be matched to a judge of the run: no tau_evaluator, and the summary says so
+    anon = run_improve(run_dir, generator=client(run_dir), n=4, seed=0, progress=False)
+    assert anon.alignment["tau_evaluator"].isna().all() and "not an evaluation judge" in anon.summary["evaluator_note"]
     assert (run_dir / "experiments/improve/alignment.csv").exists()
 
 
@@ -139,7 +169,7 @@ def test_similarity_by_level_hand_worked():
     assert out["1"] == pytest.approx(2 ** -0.5) and out["2"] == pytest.approx(2 ** -0.5)
 
 
-def test_cli_end_to_end_with_a_scripted_fake_model(tmp_path):
+def test_cli_end_to_end_with_a_scripted_fake_model(tmp_path, test_factors):
     """run -> guide -> improve -> generalize from the command line, the model being `fake:lengthy`."""
     import yaml
     from typer.testing import CliRunner
@@ -149,7 +179,7 @@ def test_cli_end_to_end_with_a_scripted_fake_model(tmp_path):
 
     if "lengthy" not in SCRIPTS:
         script("lengthy")(lambda req, backend: rule(req))
-    cfg = {**CONFIG, "factors": {"names": ["length", "novel_words"]},
+    cfg = {**CONFIG, "factors": {"names": ["length", "novel_words", "expert_rating"]},
            "sample": {"examples": 3, "pairs_per_example": 4, "seed": 0},
            "judges": [{"model": "fake:lengthy", "name": "fk"}], "out_dir": str(tmp_path / "run")}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
@@ -157,9 +187,10 @@ def test_cli_end_to_end_with_a_scripted_fake_model(tmp_path):
     res = r.invoke(app, ["run", str(tmp_path / "c.yaml")])
     assert res.exit_code in (0, 3), res.output  # 3 = flags raised (this fake is a degenerate judge)
     run = str(tmp_path / "run")
-    res = r.invoke(app, ["guide", run, "--n", "10", "--n-boot", "100"])
+    (tmp_path / "g.yaml").write_text("expert_rating: Judge the summary as an expert would.\n")
+    res = r.invoke(app, ["guide", run, "--n", "10", "--n-boot", "100", "--guidance", str(tmp_path / "g.yaml")])
     assert res.exit_code == 0, res.output
-    assert "GuideMis: length" in res.output and "McNemar" in res.output
+    assert "GuideMis: length (rank 1 for the model" in " ".join(res.output.split()) and "McNemar" in res.output
     res = r.invoke(app, ["improve", run, "--n", "2"])
     assert res.exit_code == 0, res.output
     assert "feedback" in res.output and "baseline_b" in res.output

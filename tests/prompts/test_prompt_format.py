@@ -78,7 +78,7 @@ def test_load_texts_reads_the_versioned_snippet_tables():
     t = load_texts("tasks", package="profile_align.judges")
     assert t.version == "2" and t.tag == "tasks@2" and "summarization" in t.entries["tasks"]
     g = load_texts("guidance", package="profile_align.experiments")
-    assert g.version == "1" and all(isinstance(v, str) for v in g.entries["sentences"].values())
+    assert g.version == "2" and all(isinstance(v, str) for v in g.entries["sentences"].values())
     with pytest.raises(PromptError, match="no prompt texts"):
         load_texts("nope", package="profile_align.judges")
 

@@ -46,7 +46,11 @@ def test_differences_sign_convention_is_normalised(full_run, tmp_path):
     t["diff"], t["ci_low"], t["ci_high"] = -t["diff"], -t["ci_high"], -t["ci_low"]
     rd.write_table("tables/differences", t)
     d2 = differences(load_run(copy))
-    pd.testing.assert_frame_equal(d1, d2)
+    # a zero difference does not tell which way a table was stored (here the human and the evaluator both
+    # score a factor alike under the evaluation rule): those rows keep their interval as stored
+    zero = d1["diff"].abs() < 1e-12
+    pd.testing.assert_frame_equal(d1[~zero], d2[~zero])
+    assert np.allclose(d2.loc[zero, "ci_low"], -d1.loc[zero, "ci_high"], equal_nan=True)
 
 
 def test_striking_factors_are_the_largest_differences(full_run):

@@ -21,7 +21,7 @@ from profile_align.stats._resample import bootstrap_weights
 FRAME_COLUMNS = [
     "factor", "score", "ci_low", "ci_high", "rank",
     "concordant", "discordant", "factor_ties", "judge_ties", "both_ties", "missing",
-    "n_used", "tau_b", "tau_23", "acc_23",
+    "n_used", "tau_b", "tau_23", "acc_23", "policy", "tie_rule",
 ]  # fmt: skip
 
 

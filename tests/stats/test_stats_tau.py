@@ -14,6 +14,7 @@ from profile_align.stats import (
     COUNT_ALL,
     DROP_ALL,
     EVALUATION,
+    FACTOR_TIES_COUNTED,
     GENERATION,
     HUMAN,
     POLICIES,
@@ -55,7 +56,8 @@ def test_counts_by_hand():
     "policy, expected",
     [
         (GENERATION, 2 / 6),  # T = Tf + Tj = 2       -> (3-1)/(3+1+2)
-        (HUMAN, 2 / 6),  # same rule as generation
+        (HUMAN, 2 / 5),  # the evaluation rule: factor tie dropped
+        (FACTOR_TIES_COUNTED, 2 / 6),
         (COUNT_ALL, 2 / 6),
         (EVALUATION, 2 / 5),  # factor tie dropped, judge tie counted -> (3-1)/(3+1+1)
         (JUDGE_DROP, 2 / 5),  # judge tie dropped, factor tie counted
@@ -271,8 +273,10 @@ def test_counts_broadcast_over_replicates():
 def test_policy_registry():
     assert GENERATION == TiePolicy("count", "count")
     assert EVALUATION == TiePolicy("count", "drop")
-    assert HUMAN == GENERATION
-    assert set(POLICIES) == {"generation", "evaluation", "human", "count-all", "drop-all"}
+    # the paper's human rule omits factor-tied pairs; "factor ties counted" stays available
+    assert (HUMAN.judge_ties, HUMAN.factor_ties) == ("count", "drop")
+    assert (FACTOR_TIES_COUNTED.judge_ties, FACTOR_TIES_COUNTED.factor_ties) == ("count", "count")
+    assert set(POLICIES) == {"generation", "evaluation", "human", "factor-ties-counted", "count-all", "drop-all"}
     assert get_policy("evaluation") is EVALUATION
     assert get_policy(DROP_ALL) is DROP_ALL
     assert get_policy("drop_all") == DROP_ALL
@@ -280,3 +284,34 @@ def test_policy_registry():
         get_policy("nope")
     with pytest.raises(ValueError):
         TiePolicy("count", "keep")  # type: ignore[arg-type]
+
+
+def test_every_policy_is_reported_under_its_own_name_and_in_words():
+    from profile_align.stats.tau import policy_name
+
+    for name, pol in POLICIES.items():
+        assert policy_name(pol) == name and pol.name == name
+        assert get_policy(pol.to_dict()).name == name  # a round trip keeps the name
+        assert pol.words and pol.words != name
+    assert policy_name(HUMAN) == "human"  # not "evaluation", although the rules are the same
+    assert "omitted" in HUMAN.words and "dropped at load" in HUMAN.words
+    assert "Feedback Forensics" in FACTOR_TIES_COUNTED.words
+    # an unnamed policy (a file written before policies had names) is named after its rules
+    assert get_policy({"judge_ties": "count", "factor_ties": "drop"}).name == "evaluation"
+    custom = TiePolicy("drop", "count")
+    assert policy_name(custom) is None and "judge-tied pairs omitted" in custom.words
+
+
+def test_factor_ties_counted_equals_feedback_forensics_strength():
+    """strength = Cohen's kappa (chance 0.5) x relevance, computed here the Feedback Forensics way on
+    random data without judge ties: relevance = share of pairs where the factor picks a side, kappa =
+    2 * agreement - 1 on those pairs."""
+    rng = np.random.default_rng(3)
+    pref = rng.choice([-1, 1], size=200)
+    fcmp = rng.choice([-1.0, 0.0, 1.0], size=(200, 4), p=[0.3, 0.3, 0.4])
+    got = tau_14(pair_counts(pref, fcmp), FACTOR_TIES_COUNTED)
+    for j in range(4):
+        valid = fcmp[:, j] != 0
+        relevance = valid.mean()
+        kappa = 2 * np.mean(pref[valid] == fcmp[valid, j]) - 1
+        assert got[j] == pytest.approx(kappa * relevance, abs=1e-12)

@@ -24,20 +24,21 @@ def paradox(
     run_dir: OutOpt = None,
     data: Annotated[Optional[Path], typer.Option("--data", help="JSONL with id, question, answers (default: the shipped 150 TriviaQA questions).")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", help="Random sample of N questions (seeded).")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the sample, the distractors and the sampling.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the sample and the sampling.")] = 0,
+    other: Annotated[Optional[list[str]], typer.Option("--other-model", help="Another model whose answers are judged too, as extra candidates (repeatable).")] = None,
     match: Annotated[str, typer.Option("--match", help="exact: normalised answer equals an alias; contains: an alias occurs in it.")] = "exact",
     temperature: Annotated[float, typer.Option("--temperature")] = 0.6,
     refresh: Annotated[bool, typer.Option("--refresh", help="Ignore cached answers and ask again.")] = False,
 ) -> None:
-    """The Generative AI Paradox on TriviaQA: generation accuracy, evaluation accuracy and unfaithful
-    evaluation (wrong when answering, right when judging). Written to OUT/experiments/paradox/ (default
-    OUT: runs/paradox)."""
+    """The Generative AI Paradox on TriviaQA: generation accuracy, evaluation accuracy (of its own answer,
+    the gold answer and other models' answers) and unfaithful evaluation (the share of correct evaluations
+    on the questions it answered wrongly). Written to OUT/experiments/paradox/ (default OUT: runs/paradox)."""
     from .paradox import run_paradox
 
     out, err = _console()
     model, run_dir = model_or_default(model), run_dir or Path("runs/paradox")
     res = run_paradox(model, run_dir=run_dir, source=data, limit=limit, seed=seed, match=match,  # type: ignore[arg-type]
-                      temperature=temperature, cache_mode="refresh" if refresh else "use")
+                      temperature=temperature, others=other or (), cache_mode="refresh" if refresh else "use")
     t = Table(title=f"Generative AI paradox on TriviaQA: {res.summary['model']} ({res.summary['n_questions']} questions, {match} match)")
     for c in ("measure", "value", "95% CI", "k / n"):
         t.add_column(c, justify="left" if c == "measure" else "right")
@@ -73,7 +74,8 @@ def guide(
     n: Annotated[int, typer.Option("--n", help="Number of human-judged pairs to re-judge.")] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the pair sample, GuideRand and the bootstrap.")] = 0,
     guidance: Annotated[Optional[Path], typer.Option("--guidance", help="File of 'factor: sentence' lines (or YAML) overriding our guidance sentences.")] = None,
-    unadjusted: Annotated[bool, typer.Option("--unadjusted", help="Choose factors by unadjusted p-values (default: Holm-adjusted).")] = False,
+    unadjusted: Annotated[bool, typer.Option("--unadjusted", help="GuideRand's pool by unadjusted p-values (default: Holm-adjusted).")] = False,
+    top: Annotated[Optional[int], typer.Option("--top", help="GuideMis is chosen among the model's top N factors (default: half of them).")] = None,
     n_boot: Annotated[int, typer.Option("--n-boot")] = 2000,
     refresh: RefreshOpt = False,
 ) -> None:
@@ -82,10 +84,12 @@ def guide(
 
     out, err = _console()
     res = run_guide(run_dir, judge=judge, model=model, n=n, seed=seed, guidance=guidance, adjusted=not unadjusted,
-                    n_boot=n_boot, cache_mode="refresh" if refresh else "use")
+                    n_boot=n_boot, top=top, cache_mode="refresh" if refresh else "use")
     s = res.summary
-    err.print(f"GuideMis: {s['guide_mis']['factor']} (model - human = {s['guide_mis']['diff_model_minus_human']:+.3f}, "
-              f"{'significant' if s['guide_mis']['significant'] else 'not significant'}); "
+    gm = s["guide_mis"]
+    err.print(f"GuideMis: {gm['factor']} (rank {gm['rank_model']} for the model, {gm['rank_human']} for humans; "
+              f"model - human = {gm['diff_model_minus_human']:+.3f}, "
+              f"{'significant' if gm['significant'] else 'not significant'}); "
               f"GuideRand: {s['guide_rand']['factor']}" + (f"  [{s['note']}]" if s["note"] else ""))
     cols = ["condition", "factor", "agreement", "ci_low", "ci_high", "change_vs_none", "change_ci_low", "change_ci_high", "n_pairs"]
     out.print(_frame_table(res.conditions[cols], f"agreement with humans on {s['n_pairs']} pairs ({s['judge']})"))
@@ -99,7 +103,8 @@ def guide(
 def improve(
     run_dir: RunDirArg,
     generator: Annotated[Optional[str], typer.Option("--generator", help="Generator model string (default: the run's evaluation judge's model).")] = None,
-    evaluator: Annotated[Optional[str], typer.Option("--evaluator", help="Evaluator model string (default: the generator).")] = None,
+    evaluator: Annotated[Optional[str], typer.Option("--evaluator", help="Evaluator model string (default: the generator). tau_evaluator compares with the run's evaluation judge of this model.")] = None,
+    evaluator_judge: Annotated[Optional[str], typer.Option("--evaluator-judge", help="The run's evaluation judge whose factor scores are the evaluator's (default: the one with the evaluator's model).")] = None,
     factor_model: Annotated[Optional[str], typer.Option("--factor-model", help="Model for LLM-extracted factors (default: the run's).")] = None,
     n: Annotated[int, typer.Option("--n", help="Number of examples.")] = 20,
     seed: Annotated[int, typer.Option("--seed")] = 0,
@@ -112,11 +117,16 @@ def improve(
     out, err = _console()
     names = [x.strip() for x in select.split(",")] if select else None
     res = run_improve(run_dir, generator=generator, evaluator=evaluator, n=n, seed=seed, factors=names,
-                      factor_model_string=factor_model, cache_mode="refresh" if refresh else "use")
+                      factor_model_string=factor_model, evaluator_judge=evaluator_judge,
+                      cache_mode="refresh" if refresh else "use")
     out.print(_frame_table(res.alignment, f"alignment of improvement factor scores ({res.summary['n_examples']} examples)"))
     piv = res.scores.pivot(index="factor", columns="condition", values="score").reset_index()
-    out.print(_frame_table(piv, "improvement factor scores (tau_14, improved text preferred)"))
+    rule = res.scores["tie_rule"].iloc[0] if "tie_rule" in res.scores.columns and len(res.scores) else "-"
+    out.print(_frame_table(piv, f"improvement factor scores (tau_14, improved text preferred; tie policy {rule})"))
     err.print(f"failures: {res.summary['failures']}")
+    ev = res.summary
+    err.print(f"tau_evaluator compares with {ev['evaluator_judge']} (the evaluator {ev['evaluator']})"
+              if ev["evaluator_judge"] else ev["evaluator_note"])
 
 
 def generalize(

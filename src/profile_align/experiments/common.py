@@ -14,12 +14,14 @@ __all__ = ["experiment_client", "model_name", "write_experiment", "read_experime
 
 
 def experiment_client(model: str | Any, run_dir: RunDir | None, *, cache_mode: str = "use",
-                      concurrency: int = 4, progress: bool = True) -> Any:
+                      concurrency: int = 4, progress: bool = True, accounting: Any = None) -> Any:
     """A :class:`~profile_align.backends.Client` caching into the run directory's ``cache.sqlite``
-    (so a killed experiment resumes without paying twice). ``model`` may already be a Client."""
+    (so a killed experiment resumes without paying twice). ``model`` may already be a Client.
+    ``accounting``: record this client's calls in an existing Accounting (one usage record per experiment)."""
     from ..backends.factory import make_client
 
-    return make_client(model, run_dir=run_dir, cache_mode=cache_mode, concurrency=concurrency, progress=progress)
+    return make_client(model, run_dir=run_dir, cache_mode=cache_mode, concurrency=concurrency, progress=progress,
+                       accounting=accounting)
 
 
 def model_name(model: Any) -> str:

@@ -2,8 +2,9 @@
 weights out of line with humans (GuideMis) improve its agreement with humans more than a sentence about
 a random factor (GuideRand)?
 
-From a finished run: the per-factor difference test between the evaluator's and the human's factor
-scores picks GuideMis and GuideRand (:mod:`.guide_stats`); the same N human-judged pairs are re-judged
+From a finished run: the ranks of the evaluator's and the human's factor scores pick GuideMis (the
+factor the model ranks high and the humans rank low, the paper's Appendix E.1) and the per-factor
+difference test picks GuideRand's pool (:mod:`.guide_stats`); the same N human-judged pairs are re-judged
 with no guidance, GuideRand and GuideMis; agreement with the human verdict is reported for each with a
 cluster-bootstrap CI of the change, and GuideMis vs no guidance is tested with McNemar's exact test.
 Only pairs that got a valid verdict in all three conditions are compared (the rest are counted).
@@ -44,7 +45,7 @@ class GuideResult:
 
 def run_guide(run_dir: str | Path | RunDir, *, judge: str | None = None, model: Any = None, n: int = 200,
               seed: int = 0, guidance: Any = None, adjusted: bool = True, n_boot: int = 2000,
-              cache_mode: str = "use", progress: bool = True) -> GuideResult:
+              top: int | None = None, cache_mode: str = "use", progress: bool = True) -> GuideResult:
     from ..judges import EvaluationJudge
 
     rd = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
@@ -54,7 +55,7 @@ def run_guide(run_dir: str | Path | RunDir, *, judge: str | None = None, model: 
     if "human" not in scores or jname not in scores:
         raise ValueError(f"{rd.path}: needs factor scores of 'human' and {jname!r}; have {sorted(scores)}")
     diff = compare_judges(scores[jname], scores["human"], n_boot=n_boot, seed=seed).to_frame()
-    choice = choose_factors(diff, seed=seed, adjusted=adjusted)
+    choice = choose_factors(diff, seed=seed, adjusted=adjusted, top=top)
     if choice.mis is None:
         raise ValueError(f"cannot choose a guidance factor: {choice.note}")
     sentences = guidance_sentences(guidance)
@@ -112,15 +113,18 @@ def run_guide(run_dir: str | Path | RunDir, *, judge: str | None = None, model: 
     summary = {
         "judge": jname, "model": model_name(model_str), "n_requested": n, "n_pairs": len(common),
         "n_pairs_dropped": len(ids) - len(common), "seed": seed,
-        "guide_mis": {"factor": choice.mis, "diff_model_minus_human": choice.mis_diff,
-                      "significant": choice.mis_significant, "sentence": sentences[choice.mis]},
+        "guide_mis": {"factor": choice.mis, "rank_model": choice.mis_model_rank, "rank_human": choice.mis_human_rank,
+                      "rule": "among the model's top-ranked factors, the largest human rank - model rank",
+                      "diff_model_minus_human": choice.mis_diff, "significant": choice.mis_significant,
+                      "sentence": sentences[choice.mis]},
         "guide_rand": {"factor": choice.rand, "pool": list(choice.candidates_rand),
                        "sentence": sentences[choice.rand] if choice.rand else None},
         "note": choice.note, "holm_adjusted_choice": adjusted,
         "agreement": {r["condition"]: r["agreement"] for r in rows},
         "mcnemar_mis_vs_none": test,
     }
-    write_experiment(rd, "guide", summary, {"conditions": conditions, "per_pair": per_pair, "differences": diff})
+    write_experiment(rd, "guide", summary, {"conditions": conditions, "per_pair": per_pair, "differences": diff,
+                                            "ranks": choice.ranks})
     if answers:
         rd.replace_answers("guide", pd.concat(answers, ignore_index=True))
     return GuideResult(summary, conditions, per_pair, diff)

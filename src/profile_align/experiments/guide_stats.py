@@ -1,9 +1,14 @@
 """Statistics of the guidance experiment: which factor to guide on, and whether guidance helped.
 
-* **GuideMis**: the factor whose score differs most between the model and the humans (largest
-  |model - human|) among the factors where the paired-bootstrap difference test is significant
-  (Holm-adjusted by default) — the factor the model weights most out of line with humans.
-* **GuideRand**: a factor drawn at random (seeded) among those with no significant difference.
+* **GuideMis** (the paper's Appendix E.1): the factor "most preferred by the model but considered less
+  influential by humans". Both judges' factor scores are turned into ranks (1 = highest score); among
+  the model's top-ranked factors (its top half by default) GuideMis is the one whose human rank is
+  lowest relative to the model's rank of it (largest ``human rank - model rank``; ties: the factor the
+  model ranks higher). Ranks, not raw score differences: an evaluator's scores are small where the
+  humans' are large, so |model - human| would pick whatever humans weight most. On the paper's Table 5
+  this picks off-focus for Mixtral and coherence for Tulu 2.5 + PPO (13B RM), the paper's choices.
+* **GuideRand**: a factor drawn at random (seeded) among those whose model - human difference is not
+  significant (paired-bootstrap difference test, Holm-adjusted by default), GuideMis excluded.
 * **McNemar test** of GuideMis vs no guidance on the same pairs: exact binomial test on the discordant
   pairs (b = right without guidance and wrong with it, c = the reverse).
 * **Paired bootstrap CI** of an agreement difference, resampling examples (clusters).
@@ -14,7 +19,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +28,7 @@ import pandas as pd
 from scipy import stats as sps
 
 
-__all__ = ["FactorChoice", "choose_factors", "mcnemar", "paired_agreement_diff", "guidance_sentences"]
+__all__ = ["FactorChoice", "choose_factors", "rank_table", "mcnemar", "paired_agreement_diff", "guidance_sentences"]
 
 
 @dataclass(frozen=True)
@@ -34,29 +39,61 @@ class FactorChoice:
     rand: str | None
     candidates_rand: tuple[str, ...]
     note: str
+    mis_model_rank: int | None = None
+    mis_human_rank: int | None = None
+    ranks: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 
 
-def choose_factors(differences: pd.DataFrame, *, seed: int = 0, adjusted: bool = True) -> FactorChoice:
-    """``differences``: ``DifferenceResult.to_frame()`` of (model, human): columns factor, diff,
-    p_value, p_holm, significant, significant_holm."""
-    df = differences.dropna(subset=["diff"]).copy()
-    if df.empty:
+def rank_table(differences: pd.DataFrame) -> pd.DataFrame:
+    """Per factor with both scores: ``score_model``, ``score_human``, their ranks (1 = highest score, ties
+    share the smaller rank) and ``rank_gap = rank_human - rank_model`` (positive: the model ranks the
+    factor higher than the humans do). ``differences`` has columns factor, score_a (the model) and
+    score_b (the humans), as ``DifferenceResult.to_frame()`` of (model, human)."""
+    df = differences.dropna(subset=["score_a", "score_b"])
+    out = pd.DataFrame({"factor": df["factor"].astype(str).to_numpy(), "score_model": df["score_a"].to_numpy(float),
+                        "score_human": df["score_b"].to_numpy(float)})
+    out["rank_model"] = out["score_model"].rank(ascending=False, method="min").astype(int)
+    out["rank_human"] = out["score_human"].rank(ascending=False, method="min").astype(int)
+    out["rank_gap"] = out["rank_human"] - out["rank_model"]
+    return out
+
+
+def choose_factors(differences: pd.DataFrame, *, seed: int = 0, adjusted: bool = True,
+                   top: int | None = None) -> FactorChoice:
+    """GuideMis and GuideRand from ``differences`` = ``DifferenceResult.to_frame()`` of (model, human):
+    columns factor, score_a (model), score_b (human), diff, significant, significant_holm.
+
+    ``top``: how many of the model's top-ranked factors GuideMis is chosen from (default: half of the
+    factors, rounded up).
+    """
+    ranks = rank_table(differences)
+    if ranks.empty:
         return FactorChoice(None, None, False, None, (), "no factor has scores for both judges")
-    sig_col = "significant_holm" if adjusted and "significant_holm" in df.columns else "significant"
-    sig = df[df[sig_col].astype(bool)]
+    sig_col = "significant_holm" if adjusted and "significant_holm" in differences.columns else "significant"
+    sig = dict(zip(differences["factor"].astype(str), differences[sig_col].astype(bool)))
+    k = top if top is not None else -(-len(ranks) // 2)
+    if k < 1:
+        raise ValueError(f"top must be >= 1, got {top}")
     note = ""
-    if len(sig):
-        pick = sig.loc[sig["diff"].abs().sort_values(ascending=False, kind="stable").index[0]]
-        mis, mis_sig = str(pick["factor"]), True
-    else:
-        pick = df.loc[df["diff"].abs().sort_values(ascending=False, kind="stable").index[0]]
-        mis, mis_sig = str(pick["factor"]), False
-        note = "no factor differs significantly; GuideMis is the largest difference (not significant)"
-    pool = tuple(sorted(str(f) for f in df.loc[~df[sig_col].astype(bool), "factor"] if f != mis))
+    pool_mis = ranks[(ranks["rank_model"] <= k) & (ranks["rank_gap"] > 0)]
+    if pool_mis.empty:
+        pool_mis = ranks[ranks["rank_gap"] > 0]
+        note = (f"no factor among the model's top {k} is ranked lower by humans; GuideMis is taken from all factors"
+                if len(pool_mis) else "the model and the humans rank the factors alike: no GuideMis factor")
+    mis = None
+    if len(pool_mis):
+        pick = pool_mis.sort_values(["rank_gap", "rank_model", "factor"], ascending=[False, True, True],
+                                    kind="stable").iloc[0]
+        mis = str(pick["factor"])
+    pool = tuple(sorted(f for f in ranks["factor"] if not sig.get(f, False) and f != mis))
     rand = random.Random(seed).choice(pool) if pool else None
     if rand is None:
         note = (note + "; " if note else "") + "every factor differs significantly: no GuideRand factor"
-    return FactorChoice(mis, float(pick["diff"]), mis_sig, rand, pool, note)
+    if mis is None:
+        return FactorChoice(None, None, False, rand, pool, note, ranks=ranks)
+    row = ranks.set_index("factor").loc[mis]
+    return FactorChoice(mis, float(row["score_model"] - row["score_human"]), bool(sig.get(mis, False)), rand, pool,
+                        note, int(row["rank_model"]), int(row["rank_human"]), ranks)
 
 
 def mcnemar(right_a: np.ndarray, right_b: np.ndarray) -> dict[str, Any]:

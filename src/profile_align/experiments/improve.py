@@ -5,7 +5,9 @@ on its own without feedback.
 
 Improvement factor scores: every (improved, draft) pair counts as a pair in which the improved text is
 preferred; tau_14 per factor (generation policy: the "judge" never ties). The paper's Table 3 layout:
-Kendall tau of each condition's factor-score vector with the human's and with the evaluator's.
+Kendall tau of each condition's factor-score vector with the human's and with the evaluator's — the
+evaluator that actually gave the feedback: the run's evaluation judge with the evaluator's model (or the
+one named by ``evaluator_judge``); none when the run never scored that evaluator (then said, not guessed).
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from ..rundir import RunDir
 from ..stats import align, compare_values, compute_factor_scores
 from ..prompts import load_prompt
 from .common import experiment_client, model_name, write_experiment
-from .runinfo import factor_client, factor_names, find_judge, model_of, run_task, sampling
+from .runinfo import factor_client, factor_names, find_judge, judge_entries, model_of, run_task, sampling
 
-__all__ = ["ImproveResult", "run_improve", "CONDITIONS"]
+__all__ = ["ImproveResult", "run_improve", "feedback_judge", "CONDITIONS"]
 
 CONDITIONS = ("feedback", "baseline_a", "baseline_b")
 
@@ -56,7 +58,8 @@ def _text_schema(max_chars: int | None) -> dict[str, Any]:
 
 def run_improve(run_dir: str | Path | RunDir, *, generator: Any = None, evaluator: Any = None, n: int = 20,
                 seed: int = 0, factors: list[str] | None = None, factor_model_string: Any = None,
-                max_words: int | None = None, cache_mode: str = "use", progress: bool = True) -> ImproveResult:
+                max_words: int | None = None, evaluator_judge: str | None = None, cache_mode: str = "use",
+                progress: bool = True) -> ImproveResult:
     from ..backends import RequestFailed
     from ..factors import extract_factors
     from ..judges import EvaluationJudge, length_limit, parse_better, render_context, task_wording
@@ -156,8 +159,12 @@ def run_improve(run_dir: str | Path | RunDir, *, generator: Any = None, evaluato
     table = ext.table
     names = [f for f in names if f in table.factor_names]
     # 5. improvement factor scores and their alignment with the human's and the evaluator's
-    human = rd.read_scores().get("human")
-    ev_scores = rd.read_scores().get(eval_entry["name"]) if eval_entry else None
+    run_scores = rd.read_scores()
+    human = run_scores.get("human")
+    ev_judge, ev_note = feedback_judge(rd, ev_model, evaluator_judge)
+    ev_scores = run_scores.get(ev_judge) if ev_judge else None
+    if ev_judge and ev_scores is None:
+        ev_note = f"the run has no factor scores of {ev_judge!r}: no tau_evaluator"
     score_rows, align_rows = [], []
     for c in CONDITIONS:
         prs = pairs_by_cond[c]
@@ -173,7 +180,8 @@ def run_improve(run_dir: str | Path | RunDir, *, generator: Any = None, evaluato
         score_rows.append(df)
         row: dict[str, Any] = {"condition": c, "n_pairs": len(prs)}
         for ref_name, ref in (("human", human), ("evaluator", ev_scores)):
-            if ref is None:
+            if ref is None:  # no scores to compare with: the column stays, empty (the summary says why)
+                row[f"tau_{ref_name}"], row[f"p_{ref_name}"], row[f"n_factors_{ref_name}"] = np.nan, np.nan, 0
                 continue
             a = align(res, ref)
             row[f"tau_{ref_name}"], row[f"p_{ref_name}"], row[f"n_factors_{ref_name}"] = a.kendall_tau, a.kendall_p, a.n_factors
@@ -182,7 +190,9 @@ def run_improve(run_dir: str | Path | RunDir, *, generator: Any = None, evaluato
     alignment = pd.DataFrame(align_rows)
     texts = pd.DataFrame([{"output_id": o.id, "example_id": o.example_id, "producer": o.producer, "text": o.text}
                           for o in outputs])
-    summary = {"generator": model_name(gen_model), "evaluator": model_name(ev_model), "factor_model": fmodel,
+    summary = {"generator": model_name(gen_model), "evaluator": model_name(ev_model),
+               "evaluator_judge": ev_judge if ev_scores is not None else None, "evaluator_note": ev_note,
+               "factor_model": fmodel,
                "n_requested": n, "n_examples": len(ok), "seed": seed, "factors": names, "failures": failures,
                "max_words": max_words,  # None: no length limit (the paper's); set: a labelled deviation
                "alignment": json_safe(alignment.to_dict(orient="records")),
@@ -190,6 +200,26 @@ def run_improve(run_dir: str | Path | RunDir, *, generator: Any = None, evaluato
                "factor_warnings": dict(table.warnings)}
     write_experiment(rd, "improve", summary, {"scores": scores, "alignment": alignment, "texts": texts})
     return ImproveResult(summary, scores, alignment, texts)
+
+
+def feedback_judge(rd: RunDir, evaluator: Any, judge: str | None = None) -> tuple[str | None, str]:
+    """The run's evaluation judge whose factor scores are those of the evaluator that gave the feedback:
+    ``judge`` when named (``label`` or ``label:evaluation``), else the evaluation judge whose model is
+    ``evaluator`` (the model string of the run's config, or a client's model id). Returns (name or None,
+    a note saying why none)."""
+    if judge is not None:
+        return find_judge(rd, "evaluation", judge)["name"], ""
+    entries = [j for j in judge_entries(rd) if j.get("kind") == "evaluation"]
+    want = {str(evaluator), model_name(evaluator)}
+    for j in entries:
+        try:
+            configured = model_of(rd, j["name"])
+        except ValueError:
+            configured = None
+        if configured in want or j.get("model") in want:
+            return str(j["name"]), ""
+    return None, (f"evaluator {model_name(evaluator)!r} is not an evaluation judge of this run, so it has no factor "
+                  "scores to compare with (no tau_evaluator); name one with evaluator_judge / --evaluator-judge")
 
 
 def json_safe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,10 +1,12 @@
 """The Generative AI Paradox in evaluation (Oh et al. 2024, companion study) on TriviaQA.
 
-A model *answers* each question (generation accuracy) and, separately, *judges* candidate answers as
-correct or incorrect (evaluation accuracy). Three candidates per question: the model's own answer, the
-gold answer and a distractor (the gold answer of another question that matches none of this question's
-aliases). **Unfaithful evaluation** is the share of the questions the model answered *wrongly* on which it
-nevertheless judged all candidates correctly — it "knows" the answer when evaluating but not when generating.
+A model *answers* each question (generation accuracy) and, separately, *judges* candidate answers to the
+same question as correct or incorrect (evaluation accuracy). The candidates of a question are the model's
+own answer and the gold answer, and, as an option, the answers other models gave to that question
+(``others``) — never another question's answer. **Unfaithful evaluation** (spec section 7) is the share
+of *correct evaluations* on the questions the model answered *wrongly*: it evaluates right what it could
+not generate. It is reported over all candidates and per candidate (own, gold, others); the gold
+candidate is the telling one (judging the gold answer correct on a question it got wrong).
 
 Correctness of an answer = a SQuAD-normalised alias match (lower case, punctuation and articles removed,
 white space collapsed): ``exact`` (normalised answer equals a normalised alias, the default) or
@@ -117,17 +119,6 @@ class JudgeReply(BaseModel):
     correct: bool
 
 
-def _distractors(items: Sequence[TriviaItem], seed: int) -> dict[str, str]:
-    """For each question, the gold answer of another question that is not one of its aliases."""
-    rng = random.Random(seed)
-    out = {}
-    golds = [it.gold for it in items]
-    for it in items:
-        pool = [g for g in golds if not is_correct(g, it.answers, "exact")]
-        out[it.id] = rng.choice(pool) if pool else ""
-    return out
-
-
 @dataclass
 class ParadoxResult:
     model: str
@@ -135,17 +126,17 @@ class ParadoxResult:
     per_question: pd.DataFrame
     summary: dict[str, Any]
     answers: pd.DataFrame = field(repr=False, default_factory=lambda: pd.DataFrame(columns=ANSWER_COLUMNS))
+    evaluations: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)  # one row per judged candidate
 
     def to_frame(self) -> pd.DataFrame:
         return self.per_question
 
     def summary_frame(self) -> pd.DataFrame:
         rows = []
-        for key in ("generation_accuracy", "evaluation_accuracy", "evaluation_accuracy_own",
-                    "evaluation_accuracy_gold", "evaluation_accuracy_distractor", "unfaithful_evaluation"):
-            s = self.summary[key]
-            rows.append({"measure": key, "value": s["value"], "ci_low": s["ci_low"], "ci_high": s["ci_high"],
-                         "n": s["n"]})
+        for key, s in self.summary.items():
+            if isinstance(s, dict) and {"value", "ci_low", "ci_high", "n"} <= set(s):
+                rows.append({"measure": key, "value": s["value"], "ci_low": s["ci_low"], "ci_high": s["ci_high"],
+                             "n": s["n"]})
         return pd.DataFrame(rows)
 
 
@@ -156,11 +147,14 @@ def _share(k: float, n: int) -> dict[str, Any]:
 
 def run_paradox(model: Any = "local", *, run_dir: str | Path | RunDir | None = None, source: str | Path | None = None,
                 limit: int | None = None, seed: int = 0, match: Match = "exact", temperature: float = 0.6,
-                top_p: float = 0.9, cache_mode: str = "use", progress: bool = True) -> ParadoxResult:
+                top_p: float = 0.9, others: Sequence[Any] = (), cache_mode: str = "use",
+                progress: bool = True) -> ParadoxResult:
     """Generation accuracy, evaluation accuracy and unfaithful evaluation of ``model`` on TriviaQA.
 
-    Sampling follows the paper (temperature 0.6, top_p 0.9) with a fixed ``seed`` per request, so a rerun
-    is answered from the cache. Results go to ``RUN_DIR/experiments/paradox/`` when ``run_dir`` is given.
+    ``others``: other models (model strings or clients) whose answers to the same questions are judged
+    too, as extra candidates. Sampling follows the paper (temperature 0.6, top_p 0.9) with a fixed
+    ``seed`` per request, so a rerun is answered from the cache. Results go to
+    ``RUN_DIR/experiments/paradox/`` when ``run_dir`` is given.
     """
     from ..backends import RequestFailed
 
@@ -170,6 +164,11 @@ def run_paradox(model: Any = "local", *, run_dir: str | Path | RunDir | None = N
         raise ValueError("no questions to ask")
     client = experiment_client(model, rd, cache_mode=cache_mode, progress=progress)
     model_name = getattr(client.backend, "model_id", str(model))
+    other_clients = [experiment_client(o, rd, cache_mode=cache_mode, progress=progress, accounting=client.accounting)
+                     for o in others]
+    other_names = [getattr(c.backend, "model_id", str(o)) for c, o in zip(other_clients, others)]
+    if len(set(other_names)) != len(other_names) or model_name in other_names:
+        raise ValueError(f"other models must be distinct from each other and from {model_name!r}: {other_names}")
     p_ans, p_judge = (load_prompt(n, package=__package__) for n in ("paradox_answer", "paradox_judge"))
     common = dict(temperature=temperature, top_p=top_p, seed=seed, max_tokens=96)
 
@@ -177,84 +176,99 @@ def run_paradox(model: Any = "local", *, run_dir: str | Path | RunDir | None = N
         return prompt.request(**fields, json_schema=schema_model.model_json_schema(), prompt_type=ptype,
                               **{**common, "max_tokens": max_tokens})
 
-    gen_reqs = [req(p_ans, {"question": it.question}, AnswerReply, "paradox_answer") for it in items]
-    gen_resps = client.run_all(gen_reqs, desc="paradox: answering")
     answers_rows: list[dict[str, Any]] = []
-    own: dict[str, str | None] = {}
-    for it, r, rq in zip(items, gen_resps, gen_reqs):
-        parsed = None if isinstance(r, RequestFailed) else client.parse(r, AnswerReply)
-        own[it.id] = parsed.answer.strip() if parsed is not None and parsed.answer.strip() else None
-        answers_rows.append(answer_row("paradox", rq, r, item_id=it.id, variant="answer", answer=own[it.id],
-                                       valid=parsed is not None, model=model_name))
 
-    distractor = _distractors(items, seed)
-    cand: list[tuple[TriviaItem, str, str]] = []  # (item, kind, candidate text)
+    def answer_all(cl: Any, name: str) -> dict[str, str | None]:
+        reqs = [req(p_ans, {"question": it.question}, AnswerReply, "paradox_answer") for it in items]
+        got: dict[str, str | None] = {}
+        for it, r, rq in zip(items, cl.run_all(reqs, desc=f"paradox: {name} answering"), reqs):
+            parsed = None if isinstance(r, RequestFailed) else cl.parse(r, AnswerReply)
+            got[it.id] = parsed.answer.strip() if parsed is not None and parsed.answer.strip() else None
+            answers_rows.append(answer_row("paradox", rq, r, item_id=it.id, variant="answer", answer=got[it.id],
+                                           valid=parsed is not None, model=name))
+        return got
+
+    own = answer_all(client, model_name)
+    other_answers = {name: answer_all(c, name) for c, name in zip(other_clients, other_names)}
+
+    # candidates: (item, kind, text, truth); kind = own | gold | other:<model>
+    cand: list[tuple[TriviaItem, str, str, bool]] = []
     for it in items:
         if own[it.id] is not None:
-            cand.append((it, "own", own[it.id]))
-        cand.append((it, "gold", it.gold))
-        if distractor[it.id]:
-            cand.append((it, "distractor", distractor[it.id]))
+            cand.append((it, "own", own[it.id], is_correct(own[it.id], it.answers, match)))
+        cand.append((it, "gold", it.gold, True))
+        for name, ans in other_answers.items():
+            if ans[it.id] is not None:
+                cand.append((it, f"other:{name}", ans[it.id], is_correct(ans[it.id], it.answers, match)))
     judge_reqs = [req(p_judge, {"question": it.question, "candidate": c}, JudgeReply, "paradox_judge", 32)
-                  for it, _, c in cand]
+                  for it, _, c, _t in cand]
     judge_resps = client.run_all(judge_reqs, desc="paradox: judging")
-    verdicts: dict[tuple[str, str], bool | None] = {}
-    for (it, kind, _c), r, rq in zip(cand, judge_resps, judge_reqs):
+    evals = []
+    for (it, kind, text, truth), r, rq in zip(cand, judge_resps, judge_reqs):
         parsed = None if isinstance(r, RequestFailed) else client.parse(r, JudgeReply)
-        verdicts[(it.id, kind)] = None if parsed is None else bool(parsed.correct)
-        label = None if parsed is None else ("yes" if parsed.correct else "no")
-        answers_rows.append(answer_row("paradox", rq, r, item_id=f"{it.id}:{kind}", variant=kind, answer=label,
+        said = None if parsed is None else bool(parsed.correct)
+        answers_rows.append(answer_row("paradox", rq, r, item_id=f"{it.id}:{kind}", variant=kind,
+                                       answer=None if said is None else ("yes" if said else "no"),
                                        valid=parsed is not None, model=model_name))
+        evals.append({"id": it.id, "candidate": kind, "text": text, "truly_correct": truth, "judged_correct": said,
+                      "evaluation_right": None if said is None else said == truth})
+    ev = pd.DataFrame(evals, columns=["id", "candidate", "text", "truly_correct", "judged_correct",
+                                      "evaluation_right"])
 
     rows = []
     for it in items:
         o = own[it.id]
-        gen_ok = None if o is None else is_correct(o, it.answers, match)
-        truth = {"own": gen_ok, "gold": True, "distractor": False}
-        judged = {}
-        for kind in ("own", "gold", "distractor"):
-            v = verdicts.get((it.id, kind))
-            judged[kind] = None if v is None or truth[kind] is None else (v == truth[kind])
-        n_valid = sum(v is not None for v in judged.values())
-        expected = 1 + (o is not None) + bool(distractor[it.id])
-        all_ok = None if n_valid < expected or n_valid == 0 else all(judged[k] for k in judged if judged[k] is not None)
-        rows.append({
-            "id": it.id, "question": it.question, "gold": it.gold, "model_answer": o,
-            "generation_correct": gen_ok, "distractor": distractor[it.id] or None,
-            "judged_own_correct": verdicts.get((it.id, "own")), "judged_gold_correct": verdicts.get((it.id, "gold")),
-            "judged_distractor_correct": verdicts.get((it.id, "distractor")),
-            "eval_own_right": judged["own"], "eval_gold_right": judged["gold"],
-            "eval_distractor_right": judged["distractor"], "eval_all_right": all_ok,
-        })
+        mine = ev[ev["id"] == it.id].set_index("candidate")
+        row = {"id": it.id, "question": it.question, "gold": it.gold, "model_answer": o,
+               "generation_correct": None if o is None else is_correct(o, it.answers, match)}
+        for kind in ("own", "gold", *(f"other:{n}" for n in other_names)):
+            row[f"judged_{kind}_correct"] = mine.at[kind, "judged_correct"] if kind in mine.index else None
+            row[f"eval_{kind}_right"] = mine.at[kind, "evaluation_right"] if kind in mine.index else None
+        rows.append(row)
     df = pd.DataFrame(rows)
 
-    def col(name):
-        s = df[name].dropna().astype(bool)
-        return int(s.sum()), int(len(s))
+    def share(mask: pd.Series) -> dict[str, Any]:
+        s = ev.loc[mask, "evaluation_right"].dropna().astype(bool)
+        return _share(int(s.sum()), int(len(s)))
 
-    eval_cols = ["eval_own_right", "eval_gold_right", "eval_distractor_right"]
-    stacked = pd.concat([df[c] for c in eval_cols]).dropna().astype(bool)
-    wrong = df[df["generation_correct"] == False]  # noqa: E712 (None excluded)
-    unf = wrong["eval_all_right"].dropna().astype(bool)
-    n_gen_fail = int(df["model_answer"].isna().sum())
-    n_judge_fail = int(sum(v is None for v in verdicts.values()))
-    summary = {
+    gen = df["generation_correct"].dropna().astype(bool)
+    wrong_ids = set(df.loc[df["generation_correct"] == False, "id"])  # noqa: E712 (None excluded)
+    on_wrong = ev["id"].isin(wrong_ids)
+    is_other = ev["candidate"].str.startswith("other:")
+    n_judge_fail = int(ev["judged_correct"].isna().sum())
+    summary: dict[str, Any] = {
         "model": model_name, "match": match, "n_questions": len(items), "seed": seed,
-        "temperature": temperature, "top_p": top_p,
-        "generation_accuracy": _share(*col("generation_correct")),
-        "evaluation_accuracy": _share(int(stacked.sum()), int(len(stacked))),
-        "evaluation_accuracy_own": _share(*col("eval_own_right")),
-        "evaluation_accuracy_gold": _share(*col("eval_gold_right")),
-        "evaluation_accuracy_distractor": _share(*col("eval_distractor_right")),
-        "unfaithful_evaluation": _share(int(unf.sum()), int(len(unf))),
-        "failures": {"generation": n_gen_fail, "judgement": n_judge_fail,
-                     "generation_requests": len(gen_reqs), "judgement_requests": len(judge_reqs)},
+        "temperature": temperature, "top_p": top_p, "candidates": ["own", "gold", *(f"other:{n}" for n in other_names)],
+        "generation_accuracy": _share(int(gen.sum()), int(len(gen))),
+        "evaluation_accuracy": share(ev["candidate"].notna()),
+        "evaluation_accuracy_own": share(ev["candidate"] == "own"),
+        "evaluation_accuracy_gold": share(ev["candidate"] == "gold"),
+        "unfaithful_evaluation": share(on_wrong),
+        "unfaithful_evaluation_own": share(on_wrong & (ev["candidate"] == "own")),
+        "unfaithful_evaluation_gold": share(on_wrong & (ev["candidate"] == "gold")),
+        "failures": {"generation": int(sum(v is None for a in (own, *other_answers.values()) for v in a.values())),
+                     "judgement": n_judge_fail,
+                     "generation_requests": len(items) * (1 + len(other_names)),
+                     "judgement_requests": len(judge_reqs),
+                     **{f"generation_other:{n}": int(sum(v is None for v in a.values()))
+                        for n, a in other_answers.items()}},
         "prompt_versions": {"paradox_answer": p_ans.tag, "paradox_judge": p_judge.tag},
     }
+    if other_names:
+        summary["evaluation_accuracy_others"] = share(is_other)
+        summary["unfaithful_evaluation_others"] = share(on_wrong & is_other)
+        for n, a in other_answers.items():
+            ok = [is_correct(v, it.answers, match) for it in items if (v := a[it.id]) is not None]
+            summary[f"generation_accuracy_other:{n}"] = _share(sum(ok), len(ok))
     answers = pd.DataFrame(answers_rows, columns=ANSWER_COLUMNS)
     result = ParadoxResult(model_name, match, df, summary, answers)
+    result.evaluations = ev
     if rd is not None:
-        write_experiment(rd, "paradox", summary, {"per_question": df, "summary": result.summary_frame()})
+        write_experiment(rd, "paradox", summary, {"per_question": df, "evaluations": ev,
+                                                  "summary": result.summary_frame()})
         rd.replace_answers("paradox", answers)
         client.accounting.write(rd / "experiments" / "paradox" / "usage.json")
+        for k, oc in enumerate(other_clients, start=1):  # a client passed in with its own accounting
+            if oc.accounting is not client.accounting:
+                oc.accounting.write(rd / "experiments" / "paradox" / f"usage_other_{k}.json")
     return result

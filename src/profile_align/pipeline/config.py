@@ -21,6 +21,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _check_policy(v: Any) -> Any:
+    """A tie-policy name (``profile_align.stats.POLICIES``), or a mapping setting -> name."""
+    from ..stats.tau import get_policy
+
+    for name in (v.values() if isinstance(v, dict) else [v]):
+        if name is not None:
+            get_policy(name)  # ValueError lists the known names
+    return v
+
+
 class DatasetConfig(_Strict):
     source: str = Field(description="a file, a shipped set name (summeval, hh-rlhf, ...) or hf:<name>")
     format: str | None = None
@@ -31,6 +41,13 @@ class DatasetConfig(_Strict):
     label_map: dict[str | int, str] | None = None  # generic: value of the preferred column -> a | b | tie
     skip_invalid: bool = False
     limit: int | None = None
+    tie_policy: str | None = Field(None, description="tie policy of the human judge (default: human, factor-tied "
+                                                     "pairs omitted; factor-ties-counted = Feedback Forensics' strength)")
+
+    @field_validator("tie_policy")
+    @classmethod
+    def _known_policy(cls, v: Any) -> Any:
+        return _check_policy(v)
 
 
 class SampleConfig(_Strict):
@@ -67,6 +84,14 @@ class JudgeConfig(_Strict):
     top_p: float | None = None
     max_tokens: int | None = None
     backend_options: dict[str, Any] = Field(default_factory=dict)
+    tie_policy: str | dict[Literal["generation", "evaluation"], str] | None = Field(
+        None, description="tie policy of this judge's scores: one name for all its settings or one per setting "
+                          "(default: evaluation for the evaluation setting, generation for the generation setting)")
+
+    @field_validator("tie_policy")
+    @classmethod
+    def _known_policy(cls, v: Any) -> Any:
+        return _check_policy(v)
 
     @property
     def label(self) -> str:
@@ -91,6 +116,13 @@ class RewardModelConfig(_Strict):
         description="evaluation: the dataset's pairs (judge rm:<name>); generation: the generators' k outputs "
                     "per example (judge rm:<name>/generation, only when the run has a generation judge)")
     options: dict[str, Any] = Field(default_factory=dict)
+    tie_policy: str | dict[Literal["generation", "evaluation"], str] | None = Field(
+        None, description="tie policy of this reward model's scores: one name, or one per setting (default: evaluation)")
+
+    @field_validator("tie_policy")
+    @classmethod
+    def _known_policy(cls, v: Any) -> Any:
+        return _check_policy(v)
 
     @field_validator("settings")
     @classmethod
@@ -153,6 +185,21 @@ class RunConfig(_Strict):
     def factor_model(self) -> str | None:
         """The model for LLM-extracted factors: ``factors.model``, else the first judge's model."""
         return self.factors.model or (self.judges[0].model if self.judges else None)
+
+    def tie_policies(self) -> dict[str, str]:
+        """Judge name -> the tie policy the config sets for it (judges without one are absent)."""
+        out = {"human": self.dataset.tie_policy} if self.dataset.tie_policy else {}
+        for j in self.judges:
+            for setting in j.settings:
+                pol = j.tie_policy.get(setting) if isinstance(j.tie_policy, dict) else j.tie_policy
+                if pol:
+                    out[f"{j.label}:{setting}"] = pol
+        for r in self.reward_models:
+            for setting in getattr(r, "settings", ["evaluation"]):
+                pol = r.tie_policy.get(setting) if isinstance(r.tie_policy, dict) else r.tie_policy
+                if pol:
+                    out[f"rm:{r.name}" if setting == "evaluation" else f"rm:{r.name}/{setting}"] = pol
+        return out
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

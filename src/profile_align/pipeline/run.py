@@ -220,6 +220,9 @@ def run(config_or_path: RunConfig | str | Path | dict[str, Any], out_dir: str | 
     clients = ClientPool(cfg, cache, accounting, backends, progress)
     try:
         judges = run_judges(build_judges(JudgeEnv(cfg, ds.task, clients)), ds, timings)
+        configured = cfg.tie_policies()
+        for j in judges:  # the run config's tie_policy wins over the kind's default
+            j.policy = configured.get(j.name, j.policy)
         combined = _combine(ds, judges)
         rd.write_dataset(combined)
         ans = _concat_answers(*(j.answers for j in judges))

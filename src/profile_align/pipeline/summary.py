@@ -77,6 +77,12 @@ def factor_table(result: Any) -> Table:
         t.add_row(label, *cells)
     t.add_row("pairs used / judged", *[
         f"{int(fs[fs['judge'] == j]['n_used'].max())}/{_pairs(result, j)}" for j in judges], style="dim")
+    if "policy" in fs.columns:  # the tie policy of every judge, named here and spelled out below
+        first = fs.drop_duplicates("judge").set_index("judge")
+        t.add_row("tie policy", *[str(first.at[j, "policy"]) for j in judges], style="dim")
+        if "tie_rule" in fs.columns:
+            rules = dict(zip(first["policy"].astype(str), first["tie_rule"].astype(str)))
+            t.caption = "tie policies: " + "; ".join(f"{k} = {v}" for k, v in rules.items())
     return t
 
 

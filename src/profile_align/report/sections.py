@@ -267,6 +267,13 @@ def sec_scores(run: RunData) -> list[Block]:
     n_used = score_matrix(run, "n_used")
     blocks: list[Block] = [FigureRef("factor_scores"),
                            Table(["factor", *s.columns], rows, "tau_14 [95% CI]", frozenset(range(1, len(s.columns) + 1)))]
+    sc = run.scores
+    if sc is not None and {"judge", "policy"} <= set(sc.columns):  # which tie rule each judge's scores used
+        first = sc.drop_duplicates("judge").set_index("judge")
+        words = first["tie_rule"] if "tie_rule" in first.columns else first["policy"]
+        blocks.append(Table(["judge", "tie policy", "rule"],
+                            [[str(j), str(first.at[j, "policy"]), str(words[j])] for j in s.columns if j in first.index],
+                            "Tie policy of each judge's scores"))
     if not n_used.empty:
         blocks.append(Table(["factor", *n_used.columns],
                             [[factor_label(f), *(fmt_int(n_used.at[f, j]) for j in n_used.columns)] for f in n_used.index],

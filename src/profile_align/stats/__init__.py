@@ -20,6 +20,7 @@ from profile_align.stats.tau import (
     COUNT_ALL,
     DROP_ALL,
     EVALUATION,
+    FACTOR_TIES_COUNTED,
     GENERATION,
     HUMAN,
     POLICIES,
@@ -36,7 +37,7 @@ from profile_align.stats.tau import (
 
 __all__ = [
     # tau
-    "TiePolicy", "GENERATION", "EVALUATION", "HUMAN", "COUNT_ALL", "DROP_ALL", "POLICIES", "get_policy",
+    "TiePolicy", "GENERATION", "EVALUATION", "HUMAN", "FACTOR_TIES_COUNTED", "COUNT_ALL", "DROP_ALL", "POLICIES", "get_policy",
     "CATEGORIES", "Counts", "compare_values", "pair_counts", "tau_14", "tau_b", "tau_23", "acc_23",
     # scores
     "FactorScoreResult", "compute_factor_scores", "scores_from_example_counts",

@@ -135,7 +135,8 @@ class FactorScoreResult:
         return {f: float(s) for f, s in zip(self.factor_names, self.scores)}
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per factor: score, CI, rank (1 = highest; NaN last), counts, n_used, tau_b, tau_23, acc_23."""
+        """One row per factor: score, CI, rank (1 = highest; NaN last), counts, n_used, tau_b, tau_23, acc_23,
+        and the tie policy applied (``policy``: its name, ``tie_rule``: the rule in words)."""
         c = self.counts
         df = pd.DataFrame(
             {
@@ -149,6 +150,8 @@ class FactorScoreResult:
                 "tau_b": tau_b(c),
                 "tau_23": tau_23(c),
                 "acc_23": acc_23(c),
+                "policy": policy_name(self.policy) or "custom",
+                "tie_rule": self.policy.words,
             }
         )
         return df
@@ -161,6 +164,7 @@ class FactorScoreResult:
             "judge": self.judge,
             "policy": self.policy.to_dict(),
             "policy_name": policy_name(self.policy),
+            "tie_rule": self.policy.words,
             "factor_names": list(self.factor_names),
             "scores": _nan_to_none(self.scores),
             "ci_low": _nan_to_none(self.ci_low),
@@ -184,7 +188,8 @@ class FactorScoreResult:
         ex = np.asarray(data["example_counts"], dtype=np.int64).reshape(len(data["example_ids"]), len(names), len(CATEGORIES))
         return cls(
             judge=data["judge"],
-            policy=get_policy(data["policy"]),
+            policy=get_policy({"name": data.get("policy_name"), **data["policy"]}
+                              if isinstance(data["policy"], dict) and not data["policy"].get("name") else data["policy"]),
             factor_names=names,
             scores=_none_to_nan(data["scores"]),
             ci_low=_none_to_nan(data["ci_low"]),
@@ -211,7 +216,7 @@ class FactorScoreResult:
         pname = policy_name(self.policy) or "custom"
         head = [
             f"Factor scores (tau_14) of judge {self.judge!r}",
-            f"policy: {pname} (judge ties: {self.policy.judge_ties}, factor ties: {self.policy.factor_ties})",
+            f"tie policy: {pname} — {self.policy.words}",
             f"pairs: {self.n_pairs}, examples: {self.n_examples}, "
             + (f"{self.ci:.0%} CI from {self.n_boot} example-level bootstrap replicates" if self.n_boot else "no bootstrap"),
         ]

@@ -27,6 +27,22 @@ From these counts (C, D, Tf, Tj, Tb, M):
   tie term ``T`` depends on a :class:`TiePolicy`: ``Tf`` is in ``T`` iff ``factor_ties == "count"``
   (else those pairs are omitted altogether), ``Tj`` iff ``judge_ties == "count"``, and ``Tb`` iff
   both sides are ``"count"``.
+
+Named policies (:data:`POLICIES`; each carries its own name and a description in words, written into
+every score file and table, so a policy is never reported under another policy's name):
+
+=======================  ===========  ===========  ==============================================
+name                     judge ties   factor ties  use
+=======================  ===========  ===========  ==============================================
+``human``                count        drop         human labels (paper: evaluation rule; the
+                                                   human's own ties were dropped at load)
+``evaluation``           count        drop         a model evaluating given pairs (may say Tie)
+``generation``           count        count        a generator (never ties)
+``factor-ties-counted``  count        count        option for humans; = Feedback Forensics'
+                                                   ``strength`` (kappa x relevance, p_e = 0.5)
+``count-all``            count        count        every tie in ``T``
+``drop-all``             drop         drop         every tied pair omitted
+=======================  ===========  ===========  ==============================================
 * ``tau_b = (C - D) / sqrt((C + D + Tf) * (C + D + Tj))``: Kendall's tau-b
   ``(n_c - n_d) / sqrt((n0 - n1) (n0 - n2))`` with each PROFILE pair playing the role of one pair
   of observations, ``n1`` the pairs tied on the judge (``Tj + Tb``) and ``n2`` the pairs tied on
@@ -40,7 +56,7 @@ Missing pairs never enter any statistic. A zero denominator gives ``NaN`` (never
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Literal, Union
 
 import numpy as np
@@ -51,6 +67,7 @@ __all__ = [
     "GENERATION",
     "EVALUATION",
     "HUMAN",
+    "FACTOR_TIES_COUNTED",
     "COUNT_ALL",
     "DROP_ALL",
     "POLICIES",
@@ -87,33 +104,64 @@ class TiePolicy:
 
     ``"count"``: a pair tied on that side is in ``T``; ``"drop"``: it is omitted from numerator and
     denominator. A pair tied on both sides is omitted if either side is ``"drop"``.
+
+    ``name`` and ``description`` say which rule was applied (written into score files and tables);
+    they do not take part in equality: two policies with the same rules compute the same numbers.
     """
 
     judge_ties: TieRule
     factor_ties: TieRule
+    name: str | None = field(default=None, compare=False)
+    description: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("judge_ties", "factor_ties"):
-            if getattr(self, name) not in ("count", "drop"):
-                raise ValueError(f"TiePolicy.{name} must be 'count' or 'drop', got {getattr(self, name)!r}")
+        for rule in ("judge_ties", "factor_ties"):
+            if getattr(self, rule) not in ("count", "drop"):
+                raise ValueError(f"TiePolicy.{rule} must be 'count' or 'drop', got {getattr(self, rule)!r}")
 
-    def to_dict(self) -> dict[str, str]:
-        return {"judge_ties": self.judge_ties, "factor_ties": self.factor_ties}
+    @property
+    def words(self) -> str:
+        """The rule in words: the description of a named policy, else the two rules spelled out."""
+        if self.description:
+            return self.description
+        jt = "the judge's ties count in the denominator" if self.judge_ties == "count" else "judge-tied pairs omitted"
+        ft = "factor-tied pairs count in the denominator" if self.factor_ties == "count" else "factor-tied pairs omitted"
+        return f"{ft}; {jt}"
+
+    @property
+    def label(self) -> str:
+        """``name: words`` (``custom`` for an unnamed policy)."""
+        return f"{self.name or 'custom'}: {self.words}"
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"judge_ties": self.judge_ties, "factor_ties": self.factor_ties, "name": self.name,
+                "description": self.words}
 
 
 #: Paper's generation setting: the judge never ties; pairs whose factor ties count in T.
-GENERATION = TiePolicy("count", "count")
+GENERATION = TiePolicy("count", "count", "generation",
+                       "generation rule: factor-tied pairs count in the denominator (the judge never ties)")
 #: Paper's evaluation setting: factor-tied pairs are omitted; the model's "Tie" verdicts count in T.
-EVALUATION = TiePolicy("count", "drop")
-#: Human judges: ties were dropped when loading, so the generation rule applies.
-HUMAN = GENERATION
-COUNT_ALL = TiePolicy("count", "count")
-DROP_ALL = TiePolicy("drop", "drop")
+EVALUATION = TiePolicy("count", "drop", "evaluation",
+                       "evaluation rule: factor-tied pairs omitted; the judge's Tie verdicts count in the denominator")
+#: Human judges (paper): humans evaluate given pairs, so the evaluation rule applies; their own ties were
+#: dropped when loading.
+HUMAN = TiePolicy("count", "drop", "human",
+                  "human rule (evaluation rule): factor-tied pairs omitted; the human's own ties were dropped at load")
+#: Option for human judges: factor-tied pairs count in T. With no judge ties and no missing values this
+#: equals Feedback Forensics' ``strength`` = Cohen's kappa (chance agreement 0.5) x relevance
+#: = (C - D) / (C + D) * (C + D) / (C + D + Tf).
+FACTOR_TIES_COUNTED = TiePolicy("count", "count", "factor-ties-counted",
+                                "factor ties counted: factor-tied pairs count in the denominator "
+                                "(= Feedback Forensics' strength)")
+COUNT_ALL = TiePolicy("count", "count", "count-all", "all ties counted: every tied pair counts in the denominator")
+DROP_ALL = TiePolicy("drop", "drop", "drop-all", "all ties dropped: every tied pair is omitted")
 
 POLICIES: Mapping[str, TiePolicy] = {
     "generation": GENERATION,
     "evaluation": EVALUATION,
     "human": HUMAN,
+    "factor-ties-counted": FACTOR_TIES_COUNTED,
     "count-all": COUNT_ALL,
     "drop-all": DROP_ALL,
 }
@@ -122,7 +170,11 @@ PolicyLike = Union[str, TiePolicy, Mapping[str, str]]
 
 
 def get_policy(policy: PolicyLike) -> TiePolicy:
-    """Return ``policy`` itself if it is a :class:`TiePolicy`, else look its name up in :data:`POLICIES`."""
+    """Return ``policy`` itself if it is a :class:`TiePolicy`, else look its name up in :data:`POLICIES`.
+
+    A mapping (``TiePolicy.to_dict()``) keeps the name it carries; one without a name is named after the
+    first policy in :data:`POLICIES` with the same rules (files written before policies carried names).
+    """
     if isinstance(policy, TiePolicy):
         return policy
     if isinstance(policy, str):
@@ -131,12 +183,21 @@ def get_policy(policy: PolicyLike) -> TiePolicy:
             return POLICIES[key]
         raise ValueError(f"unknown tie policy {policy!r}; known: {sorted(POLICIES)}")
     if isinstance(policy, Mapping):
-        return TiePolicy(policy["judge_ties"], policy["factor_ties"])
+        pol = TiePolicy(policy["judge_ties"], policy["factor_ties"])
+        name = policy.get("name")
+        if name and str(name) in POLICIES and POLICIES[str(name)] == pol:
+            return POLICIES[str(name)]
+        if name:
+            return replace(pol, name=str(name), description=policy.get("description"))
+        named = next((p for p in POLICIES.values() if p == pol), None)
+        return named if named is not None else pol
     raise TypeError(f"expected a TiePolicy or a policy name, got {type(policy).__name__}")
 
 
 def policy_name(policy: TiePolicy) -> str | None:
-    """First name in :data:`POLICIES` for ``policy`` (``"generation"`` for the generation/human rule)."""
+    """The policy's own name; for an unnamed policy, the first name in :data:`POLICIES` with its rules."""
+    if policy.name:
+        return policy.name
     for name, value in POLICIES.items():
         if value == policy:
             return name
