@@ -207,12 +207,20 @@ def _fit_logit(y: NDArray, X: NDArray, groups: NDArray | None, weights: NDArray 
         if weights is not None:
             res = sm.GLM(yy, Xc, family=sm.families.Binomial(), freq_weights=weights).fit(start_params=start)
             return _Fitted(np.asarray(res.params, dtype=np.float64), None)
-        try:
-            kw: dict[str, Any] = {"cov_type": "cluster", "cov_kwds": {"groups": groups}} if groups is not None else {}
-            res = sm.Logit(yy, Xc).fit(disp=0, start_params=start, **kw)
-        except Exception as e:  # perfect separation, singular matrix
-            raise JointFitError(f"the logistic model cannot be fitted ({type(e).__name__}: {e}); "
-                                "try an L2 penalty (l2=0.1) or fewer factors") from None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                kw: dict[str, Any] = {"cov_type": "cluster", "cov_kwds": {"groups": groups}} if groups is not None else {}
+                res = sm.Logit(yy, Xc).fit(disp=0, start_params=start, **kw)
+            except Exception as e:  # perfect separation, singular matrix
+                raise JointFitError(f"the logistic model cannot be fitted ({type(e).__name__}: {e}); "
+                                    "try an L2 penalty (l2=0.1) or fewer factors") from None
+        bad = [str(w.message) for w in caught if "separation" in str(w.message).lower()
+               or w.category.__name__ in ("PerfectSeparationWarning", "ConvergenceWarning")]
+        if bad or not res.mle_retvals.get("converged", True):
+            why = bad[0] if bad else "the fit did not converge"
+            raise JointFitError(f"the logistic model cannot be fitted ({why}); the factors separate the verdicts "
+                                "perfectly or nearly so: try an L2 penalty (l2=0.1) or fewer factors")
     cov = np.asarray(res.cov_params(), dtype=np.float64) if groups is not None else None
     return _Fitted(np.asarray(res.params, dtype=np.float64), cov)
 
