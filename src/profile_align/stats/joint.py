@@ -64,6 +64,8 @@ SCALES = ("value", "sign")
 VIF_WARN = 10.0
 #: Above this many pairs x factors the logistic bootstrap uses one-step replicates (``boot_refit="auto"``).
 ONE_STEP_OVER = 200_000
+#: |coefficient| (log-odds per SD) above which a fit is taken as (quasi-)separated and refused.
+SEPARATION_LIMIT = 25.0
 
 
 class JointFitError(ValueError):
@@ -246,11 +248,32 @@ def _fit_ordinal(y: NDArray, X: NDArray, groups: NDArray | None, weights: NDArra
         except Exception as e:
             raise JointFitError(f"the ordinal model cannot be fitted ({type(e).__name__}: {e}); "
                                 "try ties='drop' or fewer factors") from None
+    if not res.mle_retvals.get("converged", True):
+        raise JointFitError("the ordinal model did not converge (the factors may separate the verdicts); "
+                            "try ties='drop' with an L2 penalty, or fewer factors")
     cov = np.asarray(res.cov_params(), dtype=np.float64) if groups is not None else None
     return _Fitted(np.asarray(res.params, dtype=np.float64), cov)
 
 
-_ENGINES = {"logit": _fit_logit, "ordinal": _fit_ordinal}
+def _check_separation(fitted: _Fitted, model: str, k: int) -> _Fitted:
+    """A coefficient beyond ``SEPARATION_LIMIT`` log-odds per SD means the factors (nearly) separate the
+    verdicts: the maximum-likelihood estimate does not exist and its numbers would be meaningless."""
+    coef = fitted.params[_coef_slice(model, k)]
+    if not np.all(np.isfinite(coef)) or np.any(np.abs(coef) > SEPARATION_LIMIT):
+        raise JointFitError(f"the {model} model cannot be fitted: the factors separate the judge's verdicts "
+                            f"(a coefficient beyond {SEPARATION_LIMIT:g} log-odds per SD); try an L2 penalty "
+                            "(logistic model, ties='drop') or fewer factors")
+    return fitted
+
+
+def _fit_checked(model: str, y: NDArray, X: NDArray, groups: NDArray | None, weights: NDArray | None, l2: float,
+                 start: NDArray | None = None) -> _Fitted:
+    fitted = _ENGINE_FNS[model](y, X, groups, weights, l2, start)
+    return fitted if l2 > 0 else _check_separation(fitted, model, X.shape[1])
+
+
+_ENGINE_FNS = {"logit": _fit_logit, "ordinal": _fit_ordinal}
+_ENGINES = {name: (lambda *a, _m=name, **kw: _fit_checked(_m, *a, **kw)) for name in _ENGINE_FNS}
 
 
 def _coef_slice(model: str, k: int) -> slice:
@@ -471,9 +494,9 @@ class JointFit:
             "sentences": self.sentences(),
         }
 
-    def sentences(self, alpha: float | None = None) -> list[str]:
-        """Where the one-factor reading and the joint reading disagree, in words."""
-        a = (1 - self.ci) if alpha is None else alpha
+    def sentences(self) -> list[str]:
+        """Where the one-factor reading and the joint reading disagree, in words: a factor whose CI excludes 0
+        alone (tau_14 when known, else the one-factor model) but not jointly, the reverse, or a sign flip."""
         out = []
         for i, f in enumerate(self.factor_names):
             if self.tau_14 is not None and np.isfinite(self.tau_14[i]):
@@ -483,12 +506,12 @@ class JointFit:
                 lo, hi = self.alone_low[i], self.alone_high[i]
                 alone = f"alone coefficient {self.alone_coef[i]:+.3f} [{lo:+.3f}, {hi:+.3f}]"
             alone_sig = bool(np.isfinite(lo) and (lo > 0 or hi < 0))
-            joint_sig = bool(np.isfinite(self.p_holm[i]) and self.p_holm[i] < a)
+            joint_sig = bool(np.isfinite(self.ci_low[i]) and (self.ci_low[i] > 0 or self.ci_high[i] < 0))
             joint = f"joint coefficient {self.coef[i]:+.3f} [{self.ci_low[i]:+.3f}, {self.ci_high[i]:+.3f}]"
             partner = self._partner(f)
             if alone_sig and not joint_sig:
-                out.append(f"{self.judge}: {f} is strong alone ({alone}) but null jointly ({joint}, Holm p = "
-                           f"{self.p_holm[i]:.3g}): its one-factor score is carried by correlated factors{partner}.")
+                out.append(f"{self.judge}: {f} is strong alone ({alone}) but null jointly ({joint}): its "
+                           f"one-factor score is carried by the factors it correlates with{partner}.")
             elif joint_sig and not alone_sig:
                 out.append(f"{self.judge}: {f} shows no effect alone ({alone}) but one jointly ({joint}): "
                            f"it matters once the other factors are held fixed{partner}.")
