@@ -12,6 +12,7 @@ from .data import Dataset, Example, FactorValue, InvalidInputError, LoadReport, 
 from .data.loaders import list_formats, load_dataset, shipped_datasets
 from .factors import FactorTable, compute_factors, llm_factor, register_factor
 from .scoring import agreement, factor_scores, pair_arrays
+from .explain import JointAnalysis, explain, joint_effects
 from .stats import (
     AgreementResult,
     AlignmentResult,
@@ -37,4 +38,5 @@ __all__ = [
     # statistics
     "TiePolicy", "FactorScoreResult", "AlignmentResult", "AgreementResult", "DifferenceResult",
     "factor_scores", "pair_arrays", "align", "agreement", "pairwise_agreement", "compare_judges", "cosine_minmax",
+    "explain", "joint_effects", "JointAnalysis",
 ]
