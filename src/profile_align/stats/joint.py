@@ -495,28 +495,46 @@ class JointFit:
         }
 
     def sentences(self) -> list[str]:
-        """Where the one-factor reading and the joint reading disagree, in words: a factor whose CI excludes 0
-        alone (tau_14 when known, else the one-factor model) but not jointly, the reverse, or a sign flip."""
+        """Where the one-factor reading (tau_14) and the joint reading disagree, in words, with the cause:
+
+        * confounding: the one-factor model on the same scale agrees with tau_14 but the joint model does
+          not (strong alone, null jointly; or null alone, strong jointly; or a sign flip);
+        * scale: tau_14 (direction of the difference only) and the model on value differences (its size)
+          disagree already with the factor alone.
+
+        "Strong" means the CI excludes 0 (tau_14: bootstrap CI; models: the fit's CI)."""
+        def sig(lo: float, hi: float) -> bool:
+            return bool(np.isfinite(lo) and np.isfinite(hi) and (lo > 0 or hi < 0))
+
+        k = len(self.factor_names)
         out = []
         for i, f in enumerate(self.factor_names):
-            if self.tau_14 is not None and np.isfinite(self.tau_14[i]):
-                lo, hi = self.tau_low[i], self.tau_high[i]  # type: ignore[index]
-                alone = f"tau_14 = {self.tau_14[i]:+.3f} [{lo:+.3f}, {hi:+.3f}]"
-            else:
-                lo, hi = self.alone_low[i], self.alone_high[i]
-                alone = f"alone coefficient {self.alone_coef[i]:+.3f} [{lo:+.3f}, {hi:+.3f}]"
-            alone_sig = bool(np.isfinite(lo) and (lo > 0 or hi < 0))
-            joint_sig = bool(np.isfinite(self.ci_low[i]) and (self.ci_low[i] > 0 or self.ci_high[i] < 0))
-            joint = f"joint coefficient {self.coef[i]:+.3f} [{self.ci_low[i]:+.3f}, {self.ci_high[i]:+.3f}]"
+            alone = f"alone {self.alone_coef[i]:+.3f} [{self.alone_low[i]:+.3f}, {self.alone_high[i]:+.3f}]"
+            joint = f"joint {self.coef[i]:+.3f} [{self.ci_low[i]:+.3f}, {self.ci_high[i]:+.3f}]"
+            a_sig = sig(self.alone_low[i], self.alone_high[i])
+            j_sig = sig(self.ci_low[i], self.ci_high[i])
+            has_tau = self.tau_14 is not None and np.isfinite(self.tau_14[i])
+            tau = (f"tau_14 {self.tau_14[i]:+.3f} [{self.tau_low[i]:+.3f}, {self.tau_high[i]:+.3f}]"  # type: ignore[index]
+                   if has_tau else "")
+            t_sig = sig(self.tau_low[i], self.tau_high[i]) if has_tau else a_sig  # type: ignore[index]
+            one = f"{tau}; logistic {alone}" if has_tau else alone
             partner = self._partner(f)
-            if alone_sig and not joint_sig:
-                out.append(f"{self.judge}: {f} is strong alone ({alone}) but null jointly ({joint}): its "
-                           f"one-factor score is carried by the factors it correlates with{partner}.")
-            elif joint_sig and not alone_sig:
-                out.append(f"{self.judge}: {f} shows no effect alone ({alone}) but one jointly ({joint}): "
-                           f"it matters once the other factors are held fixed{partner}.")
-            elif alone_sig and joint_sig and np.sign(lo) != np.sign(self.coef[i]):
-                out.append(f"{self.judge}: {f} reverses sign: {alone} alone, {joint} jointly{partner}.")
+            if k >= 2 and a_sig and not j_sig and t_sig:
+                out.append(f"{self.judge}: {f} is strong alone ({one}) but null jointly ({joint}): its one-factor "
+                           f"score is carried by the factors it correlates with{partner}.")
+            elif k >= 2 and j_sig and not a_sig and not t_sig:
+                out.append(f"{self.judge}: {f} shows no effect alone ({one}) but one jointly ({joint}): it matters "
+                           f"once the other factors are held fixed{partner}.")
+            elif k >= 2 and a_sig and j_sig and np.sign(self.alone_coef[i]) != np.sign(self.coef[i]):
+                out.append(f"{self.judge}: {f} reverses sign once the other factors are held fixed ({one}; "
+                           f"{joint}){partner}.")
+            elif has_tau and t_sig != a_sig:
+                what = (f"tau_14 finds {f} strong ({tau}) but the logistic model on standardised {self.scale} "
+                        f"differences does not ({alone})" if t_sig else
+                        f"tau_14 finds no effect of {f} ({tau}) but the logistic model on standardised {self.scale} "
+                        f"differences does ({alone})")
+                out.append(f"{self.judge}: {what}: the readings differ in how the size of a difference counts "
+                           "(tau_14 uses only its direction), not through the other factors.")
         return out
 
     def _partner(self, f: str) -> str:
