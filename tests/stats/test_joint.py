@@ -11,7 +11,7 @@ import pytest
 import statsmodels.api as sm
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 
-from profile_align.stats import compute_factor_scores, compare_values
+from profile_align.stats import compare_values, compute_factor_scores
 from profile_align.stats.joint import (
     JointFitError,
     build_design,
