@@ -105,6 +105,10 @@ def test_ordinal_fit_equals_a_direct_ordered_model():
     y = pd.Categorical(pref, categories=[-1, 0, 1], ordered=True)
     direct = OrderedModel(y, X, distr="logit").fit(method="bfgs", disp=0, maxiter=500)
     np.testing.assert_allclose(fit.coef, direct.params[:2], atol=1e-4)
+    # delta_prob: P(A) + P(tie)/2 one SD ahead on the factor minus at no difference, by OrderedModel.predict
+    pr = direct.model.predict(direct.params, exog=np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]]))
+    win = pr[:, 2] + 0.5 * pr[:, 1]
+    np.testing.assert_allclose(fit.delta_prob, [win[0] - win[1], win[2] - win[1]], atol=1e-4)
     # true standardised coefficients beta * sqrt(2) within the CI
     truth = np.array([0.8, 0.3]) * np.std(va - vb, axis=0, ddof=1)
     assert np.all((fit.ci_low < truth) & (truth < fit.ci_high))

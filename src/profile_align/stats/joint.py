@@ -42,6 +42,11 @@ from profile_align.stats.scores import factorize_ids
 
 __all__ = [
     "MODELS",
+    "JointFitError",
+    "ONE_STEP_OVER",
+    "SEPARATION_LIMIT",
+    "choose_model",
+    "difference_sd",
     "Design",
     "build_design",
     "JointFit",
@@ -308,7 +313,7 @@ def _win(model: str, params: NDArray, k: int, eta: NDArray | float) -> NDArray[n
 
 
 def _boot_pvalue(reps: NDArray) -> NDArray[np.float64]:
-    """Two-sided bootstrap p-value of 0 per column: 2 * min(share <= 0, share >= 0), floored at 1/(B+1)."""
+    """Two-sided bootstrap p-value of 0 per column: 2 * min(share <= 0, share >= 0), floored at 2/(B+1)."""
     ok = np.isfinite(reps)
     n = ok.sum(axis=0)
     le = ((reps <= 0) & ok).sum(axis=0)
