@@ -23,10 +23,13 @@ from .data.dataset import Dataset
 from .factors.table import FactorTable, compute_factors
 from .scoring import factor_scores
 from .stats.joint import (
+    INFERENCE,
+    SCALES,
     JointComparison,
     JointFit,
     JointFitError,
     LengthControlledAgreement,
+    choose_model,
     compare_joint,
     difference_sd,
     fit_joint,
@@ -150,6 +153,7 @@ def explain(dataset: Dataset, factor_table: FactorTable | None = None, *, judges
             cv_folds: int = 5) -> JointAnalysis:
     """Joint effects of every judge (default: all judges of the dataset) with the comparisons to
     ``reference``. A judge whose model cannot be fitted is listed in ``problems`` (never silently left out)."""
+    _check_options(ties, inference, scale)
     table = factor_table if factor_table is not None else compute_factors(dataset, factors)
     names = _factor_list(table, factors)
     unit = dataset_sd(dataset, table, names, scale)
@@ -161,7 +165,7 @@ def explain(dataset: Dataset, factor_table: FactorTable | None = None, *, judges
             res.fits[j] = joint_effects(dataset, table, judge=j, factors=names, ties=ties, inference=inference,
                                         n_boot=n_boot, l2=l2, ci=ci, seed=seed, scale=scale,
                                         length_factor=length_factor, tau_boot=tau_boot, sd=unit)
-        except (JointFitError, KeyError) as e:
+        except (JointFitError, KeyError, ValueError, np.linalg.LinAlgError) as e:  # options were checked above
             res.problems.append(f"{j}: not fitted: {e}")
             continue
         if cv_folds >= 2:
@@ -178,9 +182,18 @@ def explain(dataset: Dataset, factor_table: FactorTable | None = None, *, judges
             if length_factor and length_factor in table.factor_names:
                 try:
                     res.lc_agreement[j] = _lc(dataset, table, j, ref, length_factor, ties)
-                except (JointFitError, KeyError) as e:
+                except (KeyError, ValueError, np.linalg.LinAlgError) as e:
                     res.problems.append(f"{j}: no length-controlled agreement: {e}")
     return res
+
+
+def _check_options(ties: str, inference: str, scale: str) -> None:
+    """Bad options are the caller's error (raised); a judge that cannot be fitted is a listed problem."""
+    choose_model([1], ties)
+    if inference not in INFERENCE:
+        raise ValueError(f"inference must be one of {INFERENCE}, got {inference!r}")
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
 
 
 def _lc(dataset: Dataset, table: FactorTable, judge: str, reference: str, length_factor: str,

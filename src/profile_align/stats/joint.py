@@ -42,6 +42,8 @@ from profile_align.stats.scores import factorize_ids
 
 __all__ = [
     "MODELS",
+    "INFERENCE",
+    "SCALES",
     "JointFitError",
     "ONE_STEP_OVER",
     "SEPARATION_LIMIT",
