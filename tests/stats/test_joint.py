@@ -237,3 +237,23 @@ def test_length_controlled_agreement_removes_the_length_bonus():
     assert lc.raw_agreement == pytest.approx(np.mean(judge == pref))
     assert lc.fitted_agreement == pytest.approx(lc.raw_agreement, abs=0.01)
     assert lc.lc_agreement > lc.raw_agreement + 0.05 and lc.length_coef > 1.0
+
+
+def test_scale_disagreement_is_named_as_such_not_as_confounding():
+    # 280 small differences (+-1) whose direction predicts the verdict 3 times in 4, and 20 huge ones
+    # (+-1000) split evenly: tau_14 (direction only) is clearly positive, the model on standardised value
+    # differences is dominated by the huge ones and finds nothing.
+    d = np.array([1.0, -1.0] * 140 + [1000.0, -1000.0] * 10)
+    small = np.array([1, 1, 1, -1] * 70)
+    pref = np.concatenate([np.sign(d[:280]).astype(int) * small, np.array([1, 1, -1, -1] * 5)])
+    va, vb = d[:, None], np.zeros((300, 1))
+    tau = compute_factor_scores(pref, compare_values(va, vb), ["f"], n_boot=200, seed=0)
+    fit = fit_joint(pref, va, vb, ["f"], length_factor=None)
+    fit.tau_14, fit.tau_low, fit.tau_high = tau.scores, tau.ci_low, tau.ci_high
+    assert tau.ci_low[0] > 0 and fit.ci_low[0] < 0 < fit.ci_high[0]
+    (sentence,) = fit.sentences()
+    assert "tau_14 finds f strong" in sentence and "not through the other factors" in sentence
+    # on tau_14's footing (sign of the difference) the model agrees with tau_14 and nothing is said
+    sign = fit_joint(pref, va, vb, ["f"], scale="sign", length_factor=None)
+    sign.tau_14, sign.tau_low, sign.tau_high = tau.scores, tau.ci_low, tau.ci_high
+    assert sign.ci_low[0] > 0 and sign.sentences() == []
