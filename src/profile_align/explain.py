@@ -181,7 +181,7 @@ def explain(dataset: Dataset, factor_table: FactorTable | None = None, *, judges
             res.comparisons[j] = compare_joint(res.fits[ref], fit, n_boot=n_boot, seed=seed)
             if length_factor and length_factor in table.factor_names:
                 try:
-                    res.lc_agreement[j] = _lc(dataset, table, j, ref, length_factor, ties)
+                    res.lc_agreement[j] = _lc(dataset, table, j, ref, length_factor, ties, n_boot, ci, seed)
                 except (KeyError, ValueError, np.linalg.LinAlgError) as e:
                     res.problems.append(f"{j}: no length-controlled agreement: {e}")
     return res
@@ -196,8 +196,8 @@ def _check_options(ties: str, inference: str, scale: str) -> None:
         raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
 
 
-def _lc(dataset: Dataset, table: FactorTable, judge: str, reference: str, length_factor: str,
-        ties: str) -> LengthControlledAgreement:
+def _lc(dataset: Dataset, table: FactorTable, judge: str, reference: str, length_factor: str, ties: str,
+        n_boot: int, ci: float, seed: int) -> LengthControlledAgreement:
     ref = {p.pair_id: int(p.verdict) for p in dataset.preferences_of(reference)}
     mine = {p.pair_id: int(p.verdict) for p in dataset.preferences_of(judge)}
     common = sorted(set(ref) & set(mine))
@@ -205,4 +205,4 @@ def _lc(dataset: Dataset, table: FactorTable, judge: str, reference: str, length
         raise JointFitError(f"{judge} and {reference} share no pairs")
     va, vb, ex = _values(dataset, table, common, [length_factor])
     return length_controlled_agreement([mine[k] for k in common], [ref[k] for k in common], va[:, 0], vb[:, 0], ex,
-                                       judge=judge, reference=reference, ties=ties)
+                                       judge=judge, reference=reference, ties=ties, n_boot=n_boot, ci=ci, seed=seed)

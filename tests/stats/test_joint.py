@@ -233,10 +233,12 @@ def test_length_controlled_agreement_removes_the_length_bonus():
     rng = np.random.default_rng(12)
     eta = 1.5 * pref + 2.0 * (va[:, 1] - vb[:, 1])
     judge = np.where(eta + rng.logistic(size=len(eta)) > 0, 1, -1)
-    lc = length_controlled_agreement(judge, pref, va[:, 1], vb[:, 1], ex)
+    lc = length_controlled_agreement(judge, pref, va[:, 1], vb[:, 1], ex, n_boot=50)
     assert lc.raw_agreement == pytest.approx(np.mean(judge == pref))
     assert lc.fitted_agreement == pytest.approx(lc.raw_agreement, abs=0.01)
     assert lc.lc_agreement > lc.raw_agreement + 0.05 and lc.length_coef > 1.0
+    assert lc.raw_low < lc.raw_agreement < lc.raw_high and lc.lc_low < lc.lc_agreement < lc.lc_high
+    assert lc.change_low > 0  # the gain is beyond bootstrap noise (paired replicates)
 
 
 def test_scale_disagreement_is_named_as_such_not_as_confounding():

@@ -171,11 +171,15 @@ def sec_joint(run: RunData) -> list[Block]:
                             frozenset({2, 3, 4, 5}), group_column=0))
     lc = t.get("joint_lc_agreement")
     if lc is not None and not lc.empty:
-        rows = [[str(r.judge), str(r.reference), fmt_pct(r.raw_agreement), fmt_pct(r.lc_agreement),
-                 fmt_score(r.length_coef), str(r.model), str(r.n_pairs)] for r in lc.itertuples(index=False)]
+        def pct_ci(v: Any, lo: Any, hi: Any) -> str:
+            return fmt_pct(v) + ("" if pd.isna(lo) else f" [{fmt_pct(lo)}, {fmt_pct(hi)}]")
+
+        rows = [[str(r.judge), str(r.reference), pct_ci(r.raw_agreement, r.raw_low, r.raw_high),
+                 pct_ci(r.lc_agreement, r.lc_low, r.lc_high), fmt_score(r.length_coef), str(r.model), str(r.n_pairs)]
+                for r in lc.itertuples(index=False)]
         blocks.append(Table(["judge", "reference", "agreement", "length-controlled", "length coef.", "model", "pairs"],
-                            rows, "Length-controlled agreement (AlpacaEval-LC idea: length term set to zero)",
-                            frozenset({2, 3, 4, 6})))
+                            rows, "Length-controlled agreement (AlpacaEval-LC idea: length term set to zero; "
+                            "example-bootstrap CIs)", frozenset({2, 3, 4, 6})))
     pred = t.get("joint_predictive")
     if pred is not None and not pred.empty:
         rows = [[str(r.judge), str(r.model), fmt_num(r.accuracy), fmt_num(r.log_loss, 4), str(r.n_pairs)]

@@ -924,19 +924,30 @@ class LengthControlledAgreement:
     fitted_agreement: float
     lc_agreement: float
     length_coef: float
+    raw_low: float = float("nan")  # example-bootstrap percentile CIs (refits), NaN without bootstrap
+    raw_high: float = float("nan")
+    lc_low: float = float("nan")
+    lc_high: float = float("nan")
+    change_low: float = float("nan")  # CI of lc_agreement - raw_agreement (paired: same replicates)
+    change_high: float = float("nan")
+    n_boot: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"judge": self.judge, "reference": self.reference, "model": self.model, "n_pairs": self.n_pairs,
-                "dropped": dict(self.dropped), "raw_agreement": self.raw_agreement,
-                "fitted_agreement": self.fitted_agreement, "lc_agreement": self.lc_agreement,
-                "length_coef": self.length_coef}
+                "dropped": dict(self.dropped), "raw_agreement": self.raw_agreement, "raw_low": self.raw_low,
+                "raw_high": self.raw_high, "fitted_agreement": self.fitted_agreement,
+                "lc_agreement": self.lc_agreement, "lc_low": self.lc_low, "lc_high": self.lc_high,
+                "change": self.lc_agreement - self.raw_agreement, "change_low": self.change_low,
+                "change_high": self.change_high, "length_coef": self.length_coef, "n_boot": self.n_boot}
 
 
 def length_controlled_agreement(judge_pref: ArrayLike, reference_pref: ArrayLike, len_a: ArrayLike,
                                 len_b: ArrayLike, example_ids: ArrayLike | None = None, *, judge: str = "judge",
-                                reference: str = "human", ties: str = "auto") -> LengthControlledAgreement:
+                                reference: str = "human", ties: str = "auto", n_boot: int = 200,
+                                ci: float = 0.95, seed: int | None = 0) -> LengthControlledAgreement:
     """Fit ``judge verdict ~ reference verdict + z_length`` (logit, or ordinal when the judge ties) and
-    average the predicted agreement with the reference once with and once without the length term."""
+    average the predicted agreement with the reference once with and once without the length term.
+    CIs: ``n_boot`` example-bootstrap refits (0: none)."""
     y = np.asarray(judge_pref, dtype=np.float64)
     h = np.asarray(reference_pref, dtype=np.float64)
     dropped: dict[str, int] = {}
@@ -960,10 +971,25 @@ def length_controlled_agreement(judge_pref: ArrayLike, reference_pref: ArrayLike
     X0[:, 1] = 0.0
     pr_lc = _category_probs(model, f.params, X0)
 
-    def agree(pr: NDArray) -> float:
-        side = np.where(hh > 0, pr[:, 2], pr[:, 0])
-        return float(np.mean(side + 0.5 * pr[:, 1]))
+    def agree(pr: NDArray, sides: NDArray, w: NDArray | None = None) -> float:
+        side = np.where(sides > 0, pr[:, 2], pr[:, 0])
+        return float(np.average(side + 0.5 * pr[:, 1], weights=w))
 
-    raw = float(np.mean(np.where(d.y == 0, 0.5, (d.y == hh).astype(float))))
-    return LengthControlledAgreement(judge, reference, model, d.n_pairs, dropped, raw, agree(pr_full), agree(pr_lc),
-                                     float(f.params[_coef_slice(model, 2)][1]))
+    credit = np.where(d.y == 0, 0.5, (d.y == hh).astype(float))
+    raw = float(np.mean(credit))
+    lc = agree(pr_lc, hh)
+    bounds = [float("nan")] * 6
+    if n_boot > 0:
+        def replicate(w: NDArray, keep: NDArray) -> NDArray:
+            g = _ENGINES[model](d.y[keep], d.X[keep], None, w[keep], 0.0, f.params)
+            r = float(np.average(credit[keep], weights=w[keep]))
+            a = agree(_category_probs(model, g.params, X0[keep]), hh[keep], w[keep])
+            return np.array([r, a, a - r])
+
+        reps = _replicates(d, replicate, n_boot, seed)
+        if reps.shape[0] and reps.shape[1] == 3:
+            lo, hi = percentile_interval(reps, ci)
+            bounds = [float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]), float(lo[2]), float(hi[2])]
+    return LengthControlledAgreement(judge, reference, model, d.n_pairs, dropped, raw, agree(pr_full, hh), lc,
+                                     float(f.params[_coef_slice(model, 2)][1]), *bounds,
+                                     n_boot=int(n_boot) if n_boot > 0 else 0)

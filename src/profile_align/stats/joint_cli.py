@@ -84,8 +84,9 @@ def _print(res: Any) -> None:
                       markup=False)
     for j, lc in res.lc_agreement.items():
         out.print(f"  length-controlled agreement of {j} with {lc.reference}: {lc.lc_agreement:.3f} "
-                  f"(raw {lc.raw_agreement:.3f}, fitted {lc.fitted_agreement:.3f}; {lc.model} model, "
-                  f"{lc.n_pairs} pairs)", markup=False)
+                  f"[{lc.lc_low:.3f}, {lc.lc_high:.3f}] vs raw {lc.raw_agreement:.3f} [{lc.raw_low:.3f}, "
+                  f"{lc.raw_high:.3f}], change [{lc.change_low:+.3f}, {lc.change_high:+.3f}] ({lc.model} model, "
+                  f"{lc.n_pairs} pairs, B={lc.n_boot})", markup=False)
     for s in res.sentences():
         out.print(s, markup=False)
     for p in res.problems:
