@@ -69,7 +69,8 @@ MODELS: Mapping[str, str] = {
 INFERENCE = ("cluster", "bootstrap")
 SCALES = ("value", "sign")
 VIF_WARN = 10.0
-#: Above this many pairs x factors the logistic bootstrap uses one-step replicates (``boot_refit="auto"``).
+#: Above this many pairs x factors the logistic bootstrap uses one-step replicates (``boot_refit="auto"``;
+#: the ordinal model always does, its exact refits being slow).
 ONE_STEP_OVER = 200_000
 #: |coefficient| (log-odds per SD) above which a fit is taken as (quasi-)separated and refused.
 SEPARATION_LIMIT = 25.0
@@ -345,8 +346,10 @@ def _replicates(design: Design, fn, n_boot: int, seed: int | None) -> NDArray[np
 
 @dataclass
 class _OneStep:
-    """Per-example score sums ``S`` (E, m) and Hessian sums ``H`` (E, m*m) of the logistic model at the
-    full-data estimate (statsmodels ``score_obs`` / ``hessian_factor``), for one-step bootstrap replicates."""
+    """Per-example score sums ``S`` (E, m) and information sums ``H`` (E, m*m) at the full-data estimate,
+    for one-step bootstrap replicates. Logistic model: statsmodels GLM ``score_obs`` and the exact
+    Hessian (``hessian_factor``); ordinal model: OrderedModel ``score_obs`` and the outer product of the
+    per-pair scores (BHHH information)."""
 
     used: NDArray  # example indexes (into Design.example_ids) that have pairs
     S: NDArray
@@ -356,21 +359,32 @@ class _OneStep:
     pen: NDArray
 
     @classmethod
-    def build(cls, d: Design, params: NDArray, l2: float) -> _OneStep:
-        sm = _sm()
-        Xc = _with_const(d.X)
-        glm = sm.GLM((d.y > 0).astype(np.float64), Xc, family=sm.families.Binomial())
-        s_obs = np.asarray(glm.score_obs(params), dtype=np.float64)
-        h_fac = np.asarray(glm.hessian_factor(params), dtype=np.float64)  # p (1 - p)
+    def build(cls, d: Design, params: NDArray, l2: float, model: str = "logit") -> _OneStep:
         used = np.unique(d.groups)
         local = np.searchsorted(used, d.groups)
-        m = Xc.shape[1]
+        if model == "logit":
+            sm = _sm()
+            Xc = _with_const(d.X)
+            glm = sm.GLM((d.y > 0).astype(np.float64), Xc, family=sm.families.Binomial())
+            s_obs = np.asarray(glm.score_obs(params), dtype=np.float64)
+            h_fac = np.asarray(glm.hessian_factor(params), dtype=np.float64)  # p (1 - p)
+            info = Xc[:, :, None] * Xc[:, None, :] * h_fac[:, None, None]
+            pen = np.full(Xc.shape[1], float(l2))
+            pen[0] = 0.0
+        else:
+            from statsmodels.miscmodels.ordinal_model import OrderedModel
+
+            cats = pd.Categorical(np.asarray(d.y, dtype=np.int64), categories=[-1, 0, 1], ordered=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                s_obs = np.asarray(OrderedModel(cats, d.X, distr="logit").score_obs(params), dtype=np.float64)
+            info = s_obs[:, :, None] * s_obs[:, None, :]
+            pen = np.zeros(len(params))
+        m = len(params)
         S = np.zeros((used.size, m))
         np.add.at(S, local, s_obs)
         H = np.zeros((used.size, m * m))
-        np.add.at(H, local, (Xc[:, :, None] * Xc[:, None, :] * h_fac[:, None, None]).reshape(-1, m * m))
-        pen = np.full(m, float(l2))
-        pen[0] = 0.0
+        np.add.at(H, local, info.reshape(-1, m * m))
         return cls(used, S, H, np.bincount(local, minlength=used.size).astype(np.float64), params, pen)
 
     def replicates(self, W: NDArray) -> NDArray:
@@ -385,8 +399,18 @@ class _OneStep:
             return np.stack([self.params + np.linalg.lstsq(h, gg, rcond=None)[0] for h, gg in zip(Hb, g)])
 
 
-def _one_step_replicates(d: Design, params: NDArray, l2: float, n_boot: int, seed: int | None) -> NDArray:
-    one = _OneStep.build(d, params, l2)
+def _use_one_step(boot_refit: str, model: str, n_pairs: int, k: int) -> bool:
+    """``auto``: one-step for the ordinal model (its exact refits are slow) and for large logistic fits."""
+    if boot_refit not in ("auto", "exact", "one-step"):
+        raise ValueError(f"boot_refit must be auto, exact or one-step, got {boot_refit!r}")
+    if boot_refit == "auto":
+        return model == "ordinal" or n_pairs * k > ONE_STEP_OVER
+    return boot_refit == "one-step"
+
+
+def _one_step_replicates(d: Design, params: NDArray, l2: float, n_boot: int, seed: int | None,
+                         model: str = "logit") -> NDArray:
+    one = _OneStep.build(d, params, l2, model)
     rng = np.random.default_rng(seed)
     out = [one.replicates(W) for W in bootstrap_weights(rng, n_boot, one.used.size)]
     return np.concatenate(out, axis=0) if out else np.zeros((0, len(params)))
@@ -663,9 +687,9 @@ def fit_joint(
         l2: ridge strength ``lambda`` in ``mean log-loss + lambda / 2 * |beta|^2`` (intercept unpenalised).
         sd: unit of each factor difference (default: its SD over these pairs).
         length_factor: the factor held fixed for the length-controlled coefficients (None: skip).
-        boot_refit: ``exact`` (refit every replicate with statsmodels), ``one-step`` (logistic model: one
-            Newton step from the full-data fit with the replicate's score and Hessian, aggregated per
-            example; the large-data path) or ``auto`` (one-step above ``ONE_STEP_OVER`` pairs x factors).
+        boot_refit: ``exact`` (refit every replicate with statsmodels), ``one-step`` (one Newton step from
+            the full-data fit with the replicate's score and information, summed per example) or ``auto``
+            (one-step for the ordinal model and above ``ONE_STEP_OVER`` pairs x factors, else exact).
     """
     if inference not in INFERENCE:
         raise ValueError(f"inference must be one of {INFERENCE}, got {inference!r}")
@@ -694,14 +718,8 @@ def fit_joint(
         se = np.sqrt(np.diag(full.cov)[sl])
         lo, hi, p = _ci_from_cov(coef, se, ci)
     else:
-        if boot_refit not in ("auto", "exact", "one-step"):
-            raise ValueError(f"boot_refit must be auto, exact or one-step, got {boot_refit!r}")
-        if boot_refit == "auto":
-            boot_refit = "one-step" if model == "logit" and d.n_pairs * k > ONE_STEP_OVER else "exact"
-        if boot_refit == "one-step":
-            if model != "logit":
-                raise ValueError("one-step bootstrap replicates are available for the logistic model only")
-            reps = _one_step_replicates(d, full.params, l2, n_boot, seed)[:, sl]
+        if _use_one_step(boot_refit, model, d.n_pairs, k):
+            reps = _one_step_replicates(d, full.params, l2, n_boot, seed, model)[:, sl]
         else:
             def refit(w: NDArray, keep: NDArray) -> NDArray:
                 return engine(d.y[keep], d.X[keep], None, w[keep], l2, full.params).params[sl]
@@ -868,9 +886,8 @@ def compare_joint(a: JointFit, b: JointFit, *, n_boot: int = 200, seed: int | No
     sides = []
     for fit, d, g, cols in ((a, da, ga, ia), (b, db, gb, ib)):
         one = None
-        if fit.model == "logit" and (boot_refit == "one-step" or (
-                boot_refit == "auto" and d.n_pairs * len(d.factor_names) > ONE_STEP_OVER)):
-            one = _OneStep.build(d, fit.params, fit.l2)
+        if _use_one_step(boot_refit, fit.model, d.n_pairs, len(d.factor_names)):
+            one = _OneStep.build(d, fit.params, fit.l2, fit.model)
             one_cols = np.searchsorted(ids, d.example_ids[one.used])
         sides.append((fit, d, g, cols, one, one_cols if one is not None else None))
     reps = []
@@ -944,7 +961,8 @@ class LengthControlledAgreement:
 def length_controlled_agreement(judge_pref: ArrayLike, reference_pref: ArrayLike, len_a: ArrayLike,
                                 len_b: ArrayLike, example_ids: ArrayLike | None = None, *, judge: str = "judge",
                                 reference: str = "human", ties: str = "auto", n_boot: int = 200,
-                                ci: float = 0.95, seed: int | None = 0) -> LengthControlledAgreement:
+                                ci: float = 0.95, seed: int | None = 0,
+                                boot_refit: str = "auto") -> LengthControlledAgreement:
     """Fit ``judge verdict ~ reference verdict + z_length`` (logit, or ordinal when the judge ties) and
     average the predicted agreement with the reference once with and once without the length term.
     CIs: ``n_boot`` example-bootstrap refits (0: none)."""
@@ -979,7 +997,18 @@ def length_controlled_agreement(judge_pref: ArrayLike, reference_pref: ArrayLike
     raw = float(np.mean(credit))
     lc = agree(pr_lc, hh)
     bounds = [float("nan")] * 6
-    if n_boot > 0:
+    if n_boot > 0 and _use_one_step(boot_refit, model, d.n_pairs, 2):
+        one = _OneStep.build(d, f.params, 0.0, model)
+        local = np.searchsorted(one.used, d.groups)
+        rows = []
+        for W in bootstrap_weights(np.random.default_rng(seed), n_boot, one.used.size):
+            for w_ex, params in zip(W, one.replicates(W)):
+                w = w_ex[local]
+                r = float(np.average(credit, weights=w))
+                a = agree(_category_probs(model, params, X0), hh, w)
+                rows.append([r, a, a - r])
+        reps = np.array(rows, dtype=np.float64).reshape(len(rows), 3)
+    elif n_boot > 0:
         def replicate(w: NDArray, keep: NDArray) -> NDArray:
             g = _ENGINES[model](d.y[keep], d.X[keep], None, w[keep], 0.0, f.params)
             r = float(np.average(credit[keep], weights=w[keep]))
@@ -987,9 +1016,9 @@ def length_controlled_agreement(judge_pref: ArrayLike, reference_pref: ArrayLike
             return np.array([r, a, a - r])
 
         reps = _replicates(d, replicate, n_boot, seed)
-        if reps.shape[0] and reps.shape[1] == 3:
-            lo, hi = percentile_interval(reps, ci)
-            bounds = [float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]), float(lo[2]), float(hi[2])]
+    if n_boot > 0 and reps.shape[0] and reps.shape[1] == 3:
+        lo, hi = percentile_interval(reps, ci)
+        bounds = [float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]), float(lo[2]), float(hi[2])]
     return LengthControlledAgreement(judge, reference, model, d.n_pairs, dropped, raw, agree(pr_full, hh), lc,
                                      float(f.params[_coef_slice(model, 2)][1]), *bounds,
                                      n_boot=int(n_boot) if n_boot > 0 else 0)
