@@ -10,6 +10,7 @@ do humans and models prefer for the same reasons.
 
 from .data import Dataset, Example, FactorValue, InvalidInputError, LoadReport, Output, Pair, Preference, Verdict
 from .data.loaders import list_formats, load_dataset, shipped_datasets
+from .explain import JointAnalysis, explain, joint_effects
 from .factors import FactorTable, compute_factors, llm_factor, register_factor
 from .scoring import agreement, factor_scores, pair_arrays
 from .stats import (
@@ -37,4 +38,5 @@ __all__ = [
     # statistics
     "TiePolicy", "FactorScoreResult", "AlignmentResult", "AgreementResult", "DifferenceResult",
     "factor_scores", "pair_arrays", "align", "agreement", "pairwise_agreement", "compare_judges", "cosine_minmax",
+    "explain", "joint_effects", "JointAnalysis",
 ]

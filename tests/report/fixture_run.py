@@ -24,10 +24,12 @@ import pandas as pd
 
 import profile_align as pa
 from profile_align.data.model import Output, Pair, Preference, Verdict
+from profile_align.explain import explain
 from profile_align.judges import JudgeKind, JudgeResult
 from profile_align.pipeline.analyse import assemble_tables, score_judges
 from profile_align.pipeline.config import StatsConfig
 from profile_align.rundir import ANSWER_COLUMNS, TABLES, RunDir, config_hash
+from profile_align.stats.joint_cli import write_analysis as write_joint_analysis
 
 __all__ = ["build_fixture_run", "XSS_SCRIPT", "XSS_IMG"]
 
@@ -142,6 +144,7 @@ def build_fixture_run(path: str | Path, *, xss: bool = False, minimal: bool = Fa
             continue
         rd.write_table(TABLES[name], df)
     if not minimal:
+        write_joint_analysis(rd, explain(ds, table, factors=factors, n_boot=N_BOOT, seed=seed, tau_boot=N_BOOT))
         answers = pd.DataFrame([{
             "stage": "evaluation", "prompt_type": "pairwise_eval", "model": model, "item_id": p.pair_id,
             "input_key": p.pair_id, "variant": "AB", "answer": {1: "1", -1: "2", 0: "tie"}[int(p.verdict)],

@@ -13,7 +13,7 @@ from profile_align.rundir import RunDir
 from .domparse import census
 
 ALL_SECTIONS = ["run", "scores", "alignment", "differences", "failures", "rankings", "gen_eval", "bias", "correlation",
-                "extraction", "validation", "examples", "exp-guide", "exp-improve", "exp-generalize", "exp-paradox"]
+                "extraction", "validation", "examples", "exp-guide", "exp-improve", "exp-generalize", "exp-paradox", "joint"]
 
 
 def test_sections_and_figures_of_a_full_run(full_html):
@@ -22,7 +22,8 @@ def test_sections_and_figures_of_a_full_run(full_html):
     sections = [v for t, k, v in c.attrs if t == "section" and k == "id"]
     assert sections == ALL_SECTIONS
     svgs = [v for t, k, v in c.attrs if t == "svg" and k == "aria-label"]
-    assert svgs == ["factor_scores", "differences", "generation_vs_evaluation", "evaluator_bias", "factor_correlation"]
+    assert svgs == ["factor_scores", "differences", "generation_vs_evaluation", "evaluator_bias", "factor_correlation",
+                    "joint_effects", "joint_correlation"]
     # only the experiments that were not run are omitted
     assert re.findall(r'<section id="([^"]+)">\s*<h2>[^<]*</h2>\s*<p class="intro">[^<]*</p>\s*<p class="omitted">', html) \
         == ["exp-improve", "exp-generalize"]

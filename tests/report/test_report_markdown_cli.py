@@ -26,7 +26,8 @@ def test_markdown_has_the_same_tables(full_run, tmp_path):
     # figures: one PNG each, linked relative to the Markdown file
     pngs = sorted(p.name for p in (tmp_path / "figs").glob("*.png"))
     assert pngs == sorted(["factor_scores.png", "differences.png", "generation_vs_evaluation.png",
-                           "evaluator_bias.png", "factor_correlation.png"])
+                           "evaluator_bias.png", "factor_correlation.png", "joint_effects.png",
+                           "joint_correlation.png"])
     for p in pngs:
         assert f"](figs/{p})" in md
         assert (tmp_path / "figs" / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

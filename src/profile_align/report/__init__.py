@@ -12,6 +12,7 @@ from .build import JudgeInfo, NotARunDirectory, RunData, load_run
 from .document import FORMATS, MissingExtra, Report, WrittenReport, build_report, write_report
 from .plots import FIGURES, register_figure
 from .sections import SECTIONS, register_section
+from . import joint_section  # noqa: F401,E402  (registers the joint-effects section and figures)
 
 __all__ = [
     "write_report", "build_report", "Report", "WrittenReport", "FORMATS", "MissingExtra",
