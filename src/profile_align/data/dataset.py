@@ -54,6 +54,7 @@ class LoadReport:
     outputs: int = 0
     pairs_built: int = 0
     ties_dropped: int = 0
+    ties_kept: int = 0       # human ties kept as tie verdicts (``keep_ties``): judge ties in tau_14
     dropped: Counter = field(default_factory=Counter)  # reason -> count (other than ties)
     rejected: list[Rejection] = field(default_factory=list)
 
@@ -69,6 +70,8 @@ class LoadReport:
             f"{self.outputs} outputs, {self.pairs_built} pairs, {self.ties_dropped} human ties dropped, "
             f"{self.rows_rejected} rows rejected"
         ]
+        if self.ties_kept:
+            lines.append(f"  kept {self.ties_kept} human ties (they enter tau_14 as judge ties)")
         for reason, n in sorted(self.dropped.items()):
             lines.append(f"  dropped {n}: {reason}")
         for r in self.rejected[:20]:
@@ -101,6 +104,7 @@ class LoadReport:
             "outputs": self.outputs,
             "pairs_built": self.pairs_built,
             "ties_dropped": self.ties_dropped,
+            "ties_kept": self.ties_kept,
             "dropped": dict(self.dropped),
             "rows_rejected": self.rows_rejected,
             "rejected": [str(r) for r in self.rejected],
