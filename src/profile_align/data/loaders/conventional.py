@@ -20,7 +20,7 @@
   ``response``, ``model`` and ``fine-grained_score``, or ``annotations.<aspect>.Rating``). Every two
   completions of an instruction form a pair ordered by rating; equal ratings are ties (dropped, counted).
 
-Examples: one per row (id: ``id`` when given, else ``line<N>``); AlpacaEval groups rows by instruction
+Examples: one per row (id: ``id`` when given, else ``row<N>``, the row's ordinal in the file); AlpacaEval groups rows by instruction
 (repeated annotations of a pair are votes). ``judges`` (more judges' label columns) and ``group_by`` (metadata columns) are
 read where the docstring of each class says so.
 """
@@ -46,7 +46,7 @@ def _row_id(rec: Record, ctx: LoadContext, fieldname: str | None = "id") -> str:
         rid = str(get_field(rec, fieldname, (str, int)))
         ctx.claim(rec, fieldname, rid)
         return rid
-    return f"line{rec.line}"
+    return f"row{ctx.report.rows_read}"  # the row's ordinal: the same in a CSV and a JSONL copy
 
 
 def _chat(rec: Record, fieldname: str, role: str) -> str:
