@@ -62,6 +62,13 @@ SkipOpt = Annotated[bool, typer.Option(
 LimitOpt = Annotated[Optional[int], typer.Option("--limit", help="Use only the first N examples.")]
 SampleOpt = Annotated[Optional[int], typer.Option("--sample", help="Use a random sample of N examples (seeded by --seed).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (sampling, bootstrap).")]
+JudgesOpt = Annotated[Optional[str], typer.Option(
+    "--judges", help="More judges in the same file: NAME=COLUMN, comma-separated, e.g. gpt4=gpt4_winner,rm=rm_label "
+                     "(existing LLM-judge or reward-model labels; no model is called). Labels as declared by --label-map.")]
+GroupByOpt = Annotated[Optional[str], typer.Option(
+    "--group-by", help="Metadata columns, comma-separated (e.g. model,domain): factor scores per subgroup.")]
+KeepTiesOpt = Annotated[bool, typer.Option(
+    "--keep-human-ties", help="Keep human ties: they enter tau_14 as judge ties (counted in T) instead of being dropped.")]
 SelectOpt = Annotated[Optional[str], typer.Option(
     "--select", help="Comma-separated factor names (default: the task's factor set; see `profile-align taxonomy`).")]
 
@@ -87,11 +94,12 @@ def _skipped_rows_path(output: Path | None, run_dir: Path | None) -> Path:
 
 
 def _load(data: str, fmt, task, domain, aspect, mapping, skip_invalid, limit, sample=None, seed=0, *,
-          label_map=None, skipped_to: Path | None = None):
+          label_map=None, skipped_to: Path | None = None, **columns):
+    """``columns``: the loader's ``judges``, ``group_by``, ``keep_ties`` options (``score``, ``overview``)."""
     from .data.loaders import load_dataset
 
     kwargs = dict(format=fmt, task=task, domain=domain, aspect=aspect, mapping=_parse_map(mapping),
-                  skip_invalid=skip_invalid, limit=limit, label_map=label_map)
+                  skip_invalid=skip_invalid, limit=limit, label_map=label_map, **columns)
     ds = load_dataset(data, **kwargs)
     if ds.report is not None:
         listed = None
@@ -208,24 +216,37 @@ def score(
     fmt: FormatOpt = None, task: TaskOpt = None, domain: DomainOpt = None, aspect: AspectOpt = "mean",
     map: MapOpt = None, skip_invalid: SkipOpt = False, limit: LimitOpt = None, sample: SampleOpt = None,
     seed: SeedOpt = 0, select: SelectOpt = None, label_map: LabelMapOpt = None,
+    judges: JudgesOpt = None, group_by: GroupByOpt = None, keep_human_ties: KeepTiesOpt = False,
 ) -> None:
-    """Factor scores of a judge: tau_14 = (C - D) / (C + D + T) per factor, ranked, with CIs."""
+    """Factor scores of a judge: tau_14 = (C - D) / (C + D + T) per factor, ranked, with CIs.
+
+    With --judges every judge (human and the named ones) is scored; with --group-by each subgroup is.
+    """
     from .factors.table import FactorTable
     from .scoring import factor_scores
     from .stats.tau import policy_name
 
     ds = _load(data, fmt, task, domain, aspect, map, skip_invalid, limit, sample, seed, label_map=label_map,
-               skipped_to=_skipped_rows_path(output, None))
+               skipped_to=_skipped_rows_path(output, None), judges=judges, group_by=group_by,
+               keep_ties=keep_human_ties)
     table = FactorTable.load(factors_file) if factors_file else None
     names = _select(select)
     if table is not None and names is None:
         names = table.factor_names
+    if judges or group_by:  # several judges and/or subgroups: see score_many.py
+        from .score_many import score_many
+
+        score_many(ds, table, names, group_by=group_by, policy=None if policy == "auto" else policy,
+                   n_boot=n_boot, ci=ci, seed=seed, output=output, console=out, err=err,
+                   table_of=_scores_table)
+        return
     res = factor_scores(ds, table, judge=judge, factors=names, policy=None if policy == "auto" else policy,
                         n_boot=n_boot, ci=ci, seed=seed, name=name)
     n_pairs = len(ds.preferences_of(judge))
     out.print(_scores_table(res, f"factor scores of judge '{res.judge}' on {ds.name}: {n_pairs} pairs, "
                                  f"{len(ds.examples)} examples, policy {policy_name(res.policy) or 'custom'}, "
                                  f"{int(ci * 100)}% CI by example bootstrap (B={n_boot}, seed {seed})"))
+    out.print(ds.cluster_note(), markup=False, highlight=False)
     if output:
         if output.suffix.lower() == ".json":
             output.parent.mkdir(parents=True, exist_ok=True)

@@ -190,6 +190,22 @@ class Dataset:
         prefs = [p for p in self.preferences if p.pair_id in pids]
         return Dataset(self.name, self.task, exs, outs, pairs, prefs, self.report)
 
+    # -- bootstrap clusters ----------------------------------------------------------------
+    def clusters(self) -> dict[str, str]:
+        """Example id -> bootstrap cluster: examples with the same input text (and title and sources)
+        form one cluster, named by the first such example. Loaders without example ids make one
+        example per row; rows that share a prompt are not independent, so resampling them one by
+        one would make the CIs too narrow."""
+        first: dict[tuple[str, str | None, tuple[str, ...]], str] = {}
+        return {e.id: first.setdefault((e.input, e.title, tuple(e.sources)), e.id) for e in self.examples}
+
+    def cluster_note(self) -> str:
+        """How the bootstrap clusters were formed, for the output."""
+        n_clusters = len(set(self.clusters().values()))
+        merged = len(self.examples) - n_clusters
+        return (f"bootstrap clusters: {n_clusters} (examples with the same input text form one cluster; "
+                f"{len(self.examples)} examples, {merged} merged into another's cluster)")
+
     # -- pandas ----------------------------------------------------------------------------
     def to_frames(self) -> dict[str, pd.DataFrame]:
         return {
