@@ -336,6 +336,7 @@ _COMMAND_MODULES = (
     "profile_align.diagnostics.cli",  # probe, doctor, diagnose
     "profile_align.report.cli",       # report
     "profile_align.experiments.cli",  # guide, improve, generalize, paradox, human-check
+    "profile_align.overview",         # overview
 )
 
 

@@ -55,7 +55,7 @@ def test_pairwise_winner_declared(conv):
 
 def test_numeric_winner_needs_label_map(conv):
     with pytest.raises(InvalidInputError, match=r"line 2, field 'winner': 3 label value\(s\) without a declared "
-                                                r"meaning.*'2' \(lines 2, 6, 8, 10, 11, ... \(6 rows\)\); '1' \(lines 3, 5, 7, 9, 12\); '0' \(line 4\)"):
+                                                r"meaning.*'2' \(lines 2, 5, 6, 8, 10, ... \(6 rows\)\); '1' \(lines 3, 7, 9, 12, 13\); '0' \(line 4\)"):
         load_dataset(conv / "pairwise.csv")
 
 

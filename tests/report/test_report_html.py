@@ -12,7 +12,7 @@ from profile_align.rundir import RunDir
 
 from .domparse import census
 
-ALL_SECTIONS = ["run", "scores", "alignment", "differences", "failures", "rankings", "gen_eval", "bias", "correlation",
+ALL_SECTIONS = ["run", "overview", "scores", "alignment", "differences", "failures", "rankings", "gen_eval", "bias", "correlation",
                 "extraction", "validation", "examples", "exp-guide", "exp-improve", "exp-generalize", "exp-paradox"]
 
 
