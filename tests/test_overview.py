@@ -59,3 +59,31 @@ def test_overview_report_section():
     assert table.rows[0][:2] == ["length", "+0.636"]
     with pytest.raises(Omitted, match="the data set"):
         sec_overview(RunData(Path("."), {}))
+
+
+def test_readme_own_data_commands_run_and_show_real_output(tmp_path):
+    import shlex
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    part = readme[readme.index("### From your own CSV to scores per subgroup"):]
+    blocks = part.split("```")
+    commands = [line.split("  #")[0] for line in blocks[1].splitlines() if line.startswith("profile-align ")]
+    assert len(commands) == 3
+    outputs = []
+    for cmd in commands:
+        args = shlex.split(cmd)[1:]
+        args = [str(CONV / "pairwise.csv") if a == "pairwise.csv" else
+                str(tmp_path / a) if a.endswith((".csv", ".json")) else a for a in args]
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 0, (cmd, res.output)
+        outputs.append(res.output)
+    shown_rows = [line.strip() for line in blocks[3].splitlines() if line.startswith("│ ")]
+    assert len(shown_rows) == 9
+    for row in shown_rows:
+        assert row in outputs[0], row
+    assert (tmp_path / "scores.human.json").exists() and (tmp_path / "scores.gpt4.json").exists()
+    import pandas as pd
+
+    df = pd.read_csv(tmp_path / "by_domain.csv")
+    shown = pd.read_csv(__import__("io").StringIO(blocks[5].strip()))
+    pd.testing.assert_frame_equal(df[shown.columns], shown)

@@ -40,10 +40,11 @@ DataArg = Annotated[str, typer.Argument(
          "(see `profile-align datasets`), or hf:<name> for a Hugging Face dataset (needs the `hub` extra and network).")]
 FormatOpt = Annotated[Optional[str], typer.Option(
     "--format", help="Input format (tldr_axis, tldr_comparisons, shp, webgpt, summeval, hh_rlhf, llmbar, "
-                     "mtbench, generic; see `profile-align datasets`). Default: detected from the first row.")]
+                     "mtbench, pairwise, dpo, arena, alpaca_eval, annotated_pairs, ultrafeedback, generic; see "
+                     "`profile-align datasets`). Default: detected from the first row (several fits: an error).")]
 TaskOpt = Annotated[Optional[str], typer.Option(
-    "--task", help="summarization | helpful_response | document_qa (or a custom name). Picks the paper's "
-                   "factor set. Default: the format's task.")]
+    "--task", help="summarization (summarisation) | helpful_response | document_qa | generic; other names are "
+                   "an error. Picks the paper's factor set. Default: the format's task.")]
 DomainOpt = Annotated[Optional[str], typer.Option("--domain", help="SHP/SHP-2: keep only this domain, e.g. askacademia.")]
 AspectOpt = Annotated[str, typer.Option(
     "--aspect", help="SummEval: which expert rating decides the preference: coherence | consistency | "
@@ -54,8 +55,9 @@ MapOpt = Annotated[Optional[list[str]], typer.Option(
                   "sources_b (each output's own references). "
                   "E.g. --map input=prompt,output_a=r1,output_b=r2,preferred=winner.")]
 LabelMapOpt = Annotated[Optional[str], typer.Option(
-    "--label-map", help="Generic format: what each value of the preferred column means, VALUE=a|b|tie, e.g. "
-                        "0=a,1=b,2=tie. Without it only a/b/tie (model_a, response_b, ...) are read; numbers need it.")]
+    "--label-map", help="What each value of the preference columns means (generic, pairwise, arena, annotated_pairs; "
+                        "also the --judges columns), VALUE=a|b|tie, e.g. 0=a,1=b,2=tie. Without it only a/b/tie "
+                        "(model_a, response_b, ...) are read; numbers need it.")]
 SkipOpt = Annotated[bool, typer.Option(
     "--skip-invalid", help="Skip malformed rows instead of stopping at the first one; every skipped row (file, line, "
                            "field, reason) is written to a skipped_rows.csv next to the outputs.")]
