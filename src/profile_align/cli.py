@@ -40,7 +40,7 @@ DataArg = Annotated[str, typer.Argument(
          "(see `profile-align datasets`), or hf:<name> for a Hugging Face dataset (needs the `hub` extra and network).")]
 FormatOpt = Annotated[Optional[str], typer.Option(
     "--format", help="Input format (tldr_axis, tldr_comparisons, shp, webgpt, summeval, hh_rlhf, llmbar, "
-                     "mtbench, pairwise, dpo, arena, alpaca_eval, annotated_pairs, ultrafeedback, generic; see "
+                     "mtbench, pairwise, dpo, arena, arena_55k, alpaca_eval, annotated_pairs, ultrafeedback, generic; see "
                      "`profile-align datasets`). Default: detected from the first row (several fits: an error).")]
 TaskOpt = Annotated[Optional[str], typer.Option(
     "--task", help="summarization (summarisation) | helpful_response | document_qa | generic; other names are "

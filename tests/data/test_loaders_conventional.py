@@ -28,6 +28,7 @@ def _verdicts(ds, judge="human"):
     ("pairwise.csv", "pairwise", {"label_map": LM}),
     ("pairwise.jsonl", "pairwise", {"label_map": LM}),
     ("arena.jsonl", "arena", {}),
+    ("arena_55k.csv", "arena_55k", {}),
     ("dpo.jsonl", "dpo", {}),
     ("alpaca_eval.json", "alpaca_eval", {}),
     ("annotated_pairs.json", "annotated_pairs", {}),
@@ -76,6 +77,19 @@ def test_arena_ties_and_conversations(conv):
     assert v[1] == ("5", "2 + 2 = 4.", Verdict.B)
     assert ds.examples[0].input == "Name three primary colours."
     assert {o.producer for o in ds.outputs} == {"vicuna-13b", "alpaca-13b", "koala-13b"}
+
+
+def test_arena_55k_one_hot_winner_and_turn_lists(conv, tmp_path):
+    ds = load_dataset(conv / "arena_55k.csv")
+    assert (ds.report.pairs_built, ds.report.ties_dropped) == (2, 1)
+    assert [p.verdict for p in ds.preferences] == [Verdict.A, Verdict.B]
+    ex = ds.example_map()["30192"]
+    assert ex.input.endswith("\n\nOK, does pineapple belong on a pizza? Relax and give me fun answer.")
+    lines = (conv / "arena_55k.csv").read_text().splitlines()
+    p = tmp_path / "bad.csv"
+    p.write_text("\n".join([lines[0], lines[1].replace(",1,0,0", ",1,1,0")]) + "\n")
+    with pytest.raises(InvalidInputError, match=r"line 2, field 'winner_tie': exactly one of"):
+        load_dataset(p)
 
 
 def test_dpo_chosen_is_preferred_position_by_coin(conv):

@@ -8,7 +8,7 @@ read, pairs built, human ties dropped, and which rows were rejected and why.
 
 Formats (``list_formats()``): ``tldr_axis``, ``tldr_comparisons``, ``shp``, ``webgpt``, ``summeval``,
 ``hh_rlhf``, ``llmbar``, ``mtbench``, ``generic``, and the conventional layouts of :mod:`.conventional`
-(``pairwise``, ``dpo``, ``arena``, ``alpaca_eval``, ``annotated_pairs``, ``ultrafeedback``). New formats
+(``pairwise``, ``dpo``, ``arena``, ``arena_55k``, ``alpaca_eval``, ``annotated_pairs``, ``ultrafeedback``). New formats
 register with ``@register_format``. A ``pandas.DataFrame`` is read like a file (one row per record).
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 
 from ..dataset import Dataset, LoadReport
 from . import generic, shared, shp, tldr, webgpt  # noqa: F401  (register the formats)
-from . import conventional  # noqa: F401  (pairwise, dpo, arena, alpaca_eval, annotated_pairs, ultrafeedback)
+from . import conventional  # noqa: F401  (pairwise, dpo, arena, arena_55k, alpaca_eval, annotated_pairs, ultrafeedback)
 from .builder import DatasetBuilder
 from .generic import parse_mapping
 from .hub import HubUnavailableError, hub_records, parse_hub_source

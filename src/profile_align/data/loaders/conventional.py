@@ -8,6 +8,8 @@
 - ``arena``: Chatbot Arena battles: ``model_a``, ``model_b``, ``winner`` (``model_a``, ``model_b``,
   ``tie``, ``tie (bothbad)``), ``conversation_a``/``conversation_b`` (message lists; the user turns are
   the input, the assistant turns the output).
+- ``arena_55k``: the Chatbot Arena human-preference-55k release: ``prompt``, ``response_a``,
+  ``response_b`` (JSON lists of the turns' texts), ``winner_model_a``/``winner_model_b``/``winner_tie`` (0/1).
 - ``alpaca_eval``: AlpacaEval annotations: ``instruction``, ``output_1``, ``output_2``, ``preference``
   (1 = output_1, 2 = output_2, 1.5 = tie; fractions in between from weighted annotators, strength
   ``|preference - 1.5| * 2``). Several annotations of the same two outputs are one pair, majority vote
@@ -27,6 +29,7 @@ read where the docstring of each class says so.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +41,7 @@ from .columns import check_declared, declared_verdict, pair_extras, row_groups
 from .io import Record, get_field
 from .registry import LoadContext, register_format
 
-__all__ = ["PairwiseWinner", "Dpo", "Arena", "AlpacaEval", "AnnotatedPairs", "UltraFeedback"]
+__all__ = ["PairwiseWinner", "Dpo", "Arena", "Arena55k", "AlpacaEval", "AnnotatedPairs", "UltraFeedback"]
 
 
 def _row_id(rec: Record, ctx: LoadContext, fieldname: str | None = "id") -> str:
@@ -128,6 +131,60 @@ class Arena(_SideLabelled):
             raise rec.fail("conversation_b", "the user turns differ from conversation_a's")
         return (prompt, _chat(rec, "conversation_a", "assistant"), _chat(rec, "conversation_b", "assistant"),
                 str(get_field(rec, "model_a", (str, int))), str(get_field(rec, "model_b", (str, int))))
+
+
+def _arena_55k(row: Mapping[str, Any]) -> bool:
+    return {"prompt", "response_a", "response_b", "winner_model_a", "winner_model_b", "winner_tie"} <= row.keys()
+
+
+def _turns(rec: Record, fieldname: str) -> str:
+    """A cell of the 55k release: a JSON list of the turns' texts (``null`` for a missing turn), joined."""
+    value = get_field(rec, fieldname, str)
+    if not value.lstrip().startswith("["):
+        return value
+    try:
+        turns = json.loads(value)
+    except json.JSONDecodeError as e:
+        raise rec.fail(fieldname, f"invalid JSON list of turns: {e.msg}") from None
+    if not isinstance(turns, list) or not all(t is None or isinstance(t, str) for t in turns):
+        raise rec.fail(fieldname, "expected a JSON list of strings")
+    text = "\n\n".join(t for t in turns if t and t.strip())
+    if not text:
+        raise rec.fail(fieldname, "empty text")
+    return text
+
+
+@register_format("arena_55k", detect=_arena_55k, task="helpful_response",
+                 description="Chatbot Arena human-preference-55k: prompt/response_a/response_b (JSON lists of turns), "
+                             "winner_model_a/winner_model_b/winner_tie")
+class Arena55k:
+    judge_columns = False
+    group_columns = True
+
+    def parse(self, rec: Record, ctx: LoadContext) -> Any:
+        rid = _row_id(rec, ctx)
+        texts = [_turns(rec, f) for f in ("prompt", "response_a", "response_b")]
+        models = [str(get_field(rec, f, (str, int))) for f in ("model_a", "model_b")] if {"model_a", "model_b"} <= \
+            rec.data.keys() else [None, None]
+        flags = {}
+        for f in ("winner_model_a", "winner_model_b", "winner_tie"):
+            v = get_field(rec, f, (str, int, float))
+            if str(v).strip() not in ("0", "1", "0.0", "1.0"):
+                raise rec.fail(f, f"expected 0 or 1, got {v!r}")
+            flags[f] = float(v) == 1
+        if sum(flags.values()) != 1:
+            raise rec.fail("winner_tie", "exactly one of winner_model_a, winner_model_b, winner_tie must be 1")
+        verdict = Verdict.A if flags["winner_model_a"] else Verdict.B if flags["winner_model_b"] else Verdict.TIE
+        return rid, *texts, *models, verdict, row_groups(rec, ctx)
+
+    def build(self, items: list[Any], ctx: LoadContext) -> None:
+        b = ctx.builder
+        for rid, prompt, ta, tb, ma, mb, verdict, groups in items:
+            ex = b.example(rid, prompt)
+            if ex is None:
+                continue
+            b.pair(ex, b.output(ex, ta, key="a", producer=ma), b.output(ex, tb, key="b", producer=mb), verdict,
+                   groups=groups)
 
 
 def _dpo(row: Mapping[str, Any]) -> bool:
