@@ -216,3 +216,15 @@ def test_task_names(conv):
                                          r"helpful_response, document_qa"):
         load_dataset(conv / "dpo.jsonl", task="sumarization")
     assert load_dataset(conv / "dpo.jsonl", task="summarisation").task == "summarization"
+
+
+def test_generic_mapping_reads_judges_and_groups(conv):
+    mapping = "input=prompt,output_a=response_a,output_b=response_b,preferred=winner"
+    ds = load_dataset(conv / "pairwise.csv", mapping=mapping, label_map=LM, judges="gpt4=gpt4_winner",
+                      group_by="domain,model_a")
+    assert ds.report.format == "generic" and ds.judges == ["gpt4", "human"]
+    assert ds.preferences_of("human")[0].metadata["groups"] == {"domain": "cooking", "model_a": "m-small"}
+    # a judge column with undeclared values: one error listing them
+    with pytest.raises(InvalidInputError, match=r"field 'domain': 2 label value\(s\) not in the label map "
+                                                r"\(0=tie,1=a,2=b\): 'cooking' \(lines 2, 3, 4, 8, 9, ... \(6 rows\)\); 'tech'"):
+        load_dataset(conv / "pairwise.csv", label_map=LM, judges="gpt4=domain")

@@ -8,7 +8,8 @@ A format is a class with two methods:
   (aggregating ratings or votes where a format needs it).
 
 ``detect(row)`` looks at one parsed row (a dict) and says whether it is in this format; it drives
-format auto-detection. Detectors are tried in registration order.
+format auto-detection. Every detector is tried: exactly one must accept the first row (none: an
+error listing the formats; several: an error naming the candidates, ``--format`` decides).
 """
 
 from __future__ import annotations
