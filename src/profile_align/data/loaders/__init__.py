@@ -142,8 +142,9 @@ def load_records(records: Iterable[Record], format: str | None = None, *, source
     else:
         spec = get_format(format)
         if spec.name == "generic" and not options.get("mapping"):
-            raise ValueError("the generic format needs a column mapping, e.g. "
-                             "mapping='id=id,input=prompt,output_a=response_a,output_b=response_b,preferred=winner'")
+            raise ValueError("the generic format needs a column mapping, e.g. --map "
+                             "id=id,input=prompt,output_a=response_a,output_b=response_b,preferred=winner "
+                             "(mapping= in Python)")
     parser = spec.parser
     if options.get("label_map") is not None and not getattr(parser, "label_columns", False):
         raise ValueError(f"--label-map applies to formats whose preference columns hold declared labels "
