@@ -40,10 +40,11 @@ DataArg = Annotated[str, typer.Argument(
          "(see `profile-align datasets`), or hf:<name> for a Hugging Face dataset (needs the `hub` extra and network).")]
 FormatOpt = Annotated[Optional[str], typer.Option(
     "--format", help="Input format (tldr_axis, tldr_comparisons, shp, webgpt, summeval, hh_rlhf, llmbar, "
-                     "mtbench, generic; see `profile-align datasets`). Default: detected from the first row.")]
+                     "mtbench, pairwise, dpo, arena, arena_55k, alpaca_eval, annotated_pairs, ultrafeedback, generic; see "
+                     "`profile-align datasets`). Default: detected from the first row (several fits: an error).")]
 TaskOpt = Annotated[Optional[str], typer.Option(
-    "--task", help="summarization | helpful_response | document_qa (or a custom name). Picks the paper's "
-                   "factor set. Default: the format's task.")]
+    "--task", help="summarization (summarisation) | helpful_response | document_qa | generic; other names are "
+                   "an error. Picks the paper's factor set. Default: the format's task.")]
 DomainOpt = Annotated[Optional[str], typer.Option("--domain", help="SHP/SHP-2: keep only this domain, e.g. askacademia.")]
 AspectOpt = Annotated[str, typer.Option(
     "--aspect", help="SummEval: which expert rating decides the preference: coherence | consistency | "
@@ -54,14 +55,22 @@ MapOpt = Annotated[Optional[list[str]], typer.Option(
                   "sources_b (each output's own references). "
                   "E.g. --map input=prompt,output_a=r1,output_b=r2,preferred=winner.")]
 LabelMapOpt = Annotated[Optional[str], typer.Option(
-    "--label-map", help="Generic format: what each value of the preferred column means, VALUE=a|b|tie, e.g. "
-                        "0=a,1=b,2=tie. Without it only a/b/tie (model_a, response_b, ...) are read; numbers need it.")]
+    "--label-map", help="What each value of the preference columns means (generic, pairwise, arena, annotated_pairs; "
+                        "also the --judges columns), VALUE=a|b|tie, e.g. 0=a,1=b,2=tie. Without it only a/b/tie "
+                        "(model_a, response_b, ...) are read; numbers need it.")]
 SkipOpt = Annotated[bool, typer.Option(
     "--skip-invalid", help="Skip malformed rows instead of stopping at the first one; every skipped row (file, line, "
                            "field, reason) is written to a skipped_rows.csv next to the outputs.")]
 LimitOpt = Annotated[Optional[int], typer.Option("--limit", help="Use only the first N examples.")]
 SampleOpt = Annotated[Optional[int], typer.Option("--sample", help="Use a random sample of N examples (seeded by --seed).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (sampling, bootstrap).")]
+JudgesOpt = Annotated[Optional[str], typer.Option(
+    "--judges", help="More judges in the same file: NAME=COLUMN, comma-separated, e.g. gpt4=gpt4_winner,rm=rm_label "
+                     "(existing LLM-judge or reward-model labels; no model is called). Labels as declared by --label-map.")]
+GroupByOpt = Annotated[Optional[str], typer.Option(
+    "--group-by", help="Metadata columns, comma-separated (e.g. model,domain): factor scores per subgroup.")]
+KeepTiesOpt = Annotated[bool, typer.Option(
+    "--keep-human-ties", help="Keep human ties: they enter tau_14 as judge ties (counted in T) instead of being dropped.")]
 SelectOpt = Annotated[Optional[str], typer.Option(
     "--select", help="Comma-separated factor names (default: the task's factor set; see `profile-align taxonomy`).")]
 
@@ -87,11 +96,12 @@ def _skipped_rows_path(output: Path | None, run_dir: Path | None) -> Path:
 
 
 def _load(data: str, fmt, task, domain, aspect, mapping, skip_invalid, limit, sample=None, seed=0, *,
-          label_map=None, skipped_to: Path | None = None):
+          label_map=None, skipped_to: Path | None = None, **columns):
+    """``columns``: the loader's ``judges``, ``group_by``, ``keep_ties`` options (``score``, ``overview``)."""
     from .data.loaders import load_dataset
 
     kwargs = dict(format=fmt, task=task, domain=domain, aspect=aspect, mapping=_parse_map(mapping),
-                  skip_invalid=skip_invalid, limit=limit, label_map=label_map)
+                  skip_invalid=skip_invalid, limit=limit, label_map=label_map, **columns)
     ds = load_dataset(data, **kwargs)
     if ds.report is not None:
         listed = None
@@ -209,17 +219,29 @@ def score(
     fmt: FormatOpt = None, task: TaskOpt = None, domain: DomainOpt = None, aspect: AspectOpt = "mean",
     map: MapOpt = None, skip_invalid: SkipOpt = False, limit: LimitOpt = None, sample: SampleOpt = None,
     seed: SeedOpt = 0, select: SelectOpt = None, label_map: LabelMapOpt = None,
+    judges: JudgesOpt = None, group_by: GroupByOpt = None, keep_human_ties: KeepTiesOpt = False,
 ) -> None:
-    """Factor scores of a judge: tau_14 = (C - D) / (C + D + T) per factor, ranked, with CIs."""
+    """Factor scores of a judge: tau_14 = (C - D) / (C + D + T) per factor, ranked, with CIs.
+
+    With --judges every judge (human and the named ones) is scored; with --group-by each subgroup is.
+    """
     from .factors.table import FactorTable
     from .scoring import default_policy, factor_scores, judge_kind
 
     ds = _load(data, fmt, task, domain, aspect, map, skip_invalid, limit, sample, seed, label_map=label_map,
-               skipped_to=_skipped_rows_path(output, None))
+               skipped_to=_skipped_rows_path(output, None), judges=judges, group_by=group_by,
+               keep_ties=keep_human_ties)
     table = FactorTable.load(factors_file) if factors_file else None
     names = _select(select)
     if table is not None and names is None:
         names = table.factor_names
+    if judges or group_by:  # several judges and/or subgroups: see score_many.py
+        from .score_many import score_many
+
+        score_many(ds, table, names, group_by=group_by, policy=None if policy == "auto" else policy,
+                   n_boot=n_boot, ci=ci, seed=seed, output=output, console=out, err=err,
+                   table_of=_scores_table)
+        return
     chosen = default_policy(judge) if policy == "auto" else policy
     why = f"auto: judge kind {judge_kind(judge)}" if policy == "auto" else "chosen"
     res = factor_scores(ds, table, judge=judge, factors=names, policy=chosen, n_boot=n_boot, ci=ci, seed=seed,
@@ -228,6 +250,7 @@ def score(
     out.print(_scores_table(res, f"factor scores of judge '{res.judge}' on {ds.name}: {n_pairs} pairs, "
                                  f"{len(ds.examples)} examples, {int(ci * 100)}% CI by example bootstrap "
                                  f"(B={n_boot}, seed {seed})\ntie policy {res.policy.label} ({why})"))
+    out.print(ds.cluster_note(), markup=False, highlight=False)
     if output:
         if output.suffix.lower() == ".json":
             output.parent.mkdir(parents=True, exist_ok=True)
@@ -319,6 +342,7 @@ _COMMAND_MODULES = (
     "profile_align.report.cli",       # report
     "profile_align.experiments.cli",  # guide, improve, generalize, paradox, human-check
     "profile_align.stats.joint_cli",  # explain
+    "profile_align.overview",         # overview
 )
 
 

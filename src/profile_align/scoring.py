@@ -31,7 +31,7 @@ from .stats import (
 from .stats.tau import POLICIES, TiePolicy
 
 __all__ = ["PairArrays", "pair_arrays", "factor_scores", "agreement", "default_policy", "judge_kind",
-           "KIND_POLICIES", "UnknownJudgeKind", "align"]
+           "KIND_POLICIES", "UnknownJudgeKind", "align", "pair_groups", "split_by_group", "group_factor_scores"]
 
 
 @dataclass(frozen=True)
@@ -106,13 +106,16 @@ def factor_scores(dataset: Dataset, table: FactorTable | None = None, *, judge: 
 
     ``table`` defaults to the rule-based factors computed on the spot. ``policy`` defaults to the
     policy of the judge's ``kind`` (:func:`default_policy`; the kind defaults to the one its name says).
-    ``name`` labels the result (default: the judge name).
+    ``name`` labels the result (default: the judge name). The bootstrap resamples clusters of examples
+    with the same input text (:meth:`Dataset.clusters`).
     """
     pol = policy or default_policy(judge, kind)
     if table is None:
         table = compute_factors(dataset, factors)
     arr = pair_arrays(dataset, table, judge, factors, atol)
-    return compute_factor_scores(arr.pref, arr.fcmp, arr.factor_names, arr.example_ids, policy=pol,
+    clusters = dataset.clusters()  # examples sharing an input text are one bootstrap cluster
+    cluster_ids = np.array([clusters[e] for e in arr.example_ids], dtype=object)
+    return compute_factor_scores(arr.pref, arr.fcmp, arr.factor_names, cluster_ids, policy=pol,
                                  judge=name or judge, n_boot=n_boot, ci=ci, seed=seed)
 
 
@@ -127,6 +130,54 @@ def agreement(dataset: Dataset, judge_a: str = "human", judge_b: str = "model", 
     pairs = dataset.pair_map()
     return pairwise_agreement(np.array([a[k] for k in common]), np.array([b[k] for k in common]), ties=ties,
                               example_ids=np.array([pairs[k].example_id for k in common], dtype=object))
+
+
+# -- per-subgroup scores (``--group-by``) ------------------------------------------------------
+def pair_groups(dataset: Dataset, columns: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Pair id -> its values of the ``group_by`` columns (kept by the loader in the human
+    preference's metadata under ``"groups"``)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for p in dataset.preferences_of("human"):
+        groups = p.metadata.get("groups") or {}
+        missing = [c for c in columns if c not in groups]
+        if missing:
+            raise ValueError(f"pair {p.pair_id!r} has no value of {', '.join(missing)}: load the data with "
+                             f"--group-by {','.join(columns)}")
+        out[p.pair_id] = tuple(str(groups[c]) for c in columns)
+    return out
+
+
+def split_by_group(dataset: Dataset, columns: Sequence[str]) -> dict[tuple[str, ...], Dataset]:
+    """One dataset per combination of group values (in order of first appearance): the pairs of that
+    subgroup with every judge's preferences on them."""
+    groups = pair_groups(dataset, columns)
+    order: dict[tuple[str, ...], list] = {}
+    for p in dataset.pairs:
+        if p.id in groups:
+            order.setdefault(groups[p.id], []).append(p)
+    out = {}
+    for key, pairs in order.items():
+        ids = {p.id for p in pairs}
+        out[key] = Dataset(dataset.name, dataset.task, dataset.examples, dataset.outputs, pairs,
+                           [pr for pr in dataset.preferences if pr.pair_id in ids], dataset.report)
+    return out
+
+
+def group_factor_scores(dataset: Dataset, table: FactorTable | None, columns: Sequence[str], *,
+                        judges: Sequence[str] = ("human",), **kwargs) -> dict[tuple[str, ...], dict[str, FactorScoreResult]]:
+    """Factor scores of each judge in each subgroup: ``{group values: {judge: result}}`` (a judge with
+    no verdicts in a subgroup is left out of it). ``kwargs`` as for :func:`factor_scores`."""
+    if table is None:
+        table = compute_factors(dataset, kwargs.get("factors"))
+    policy = kwargs.pop("policy", None)
+    # one tie policy per judge (not one per subgroup); judges read from a file's label columns judged the
+    # file's given pairs: the evaluation setting's rule, like the human's
+    policies = {j: policy or default_policy(j, "human" if j == "human" else "evaluation") for j in judges}
+    out: dict[tuple[str, ...], dict[str, FactorScoreResult]] = {}
+    for key, sub in split_by_group(dataset, columns).items():
+        present = set(sub.judges)
+        out[key] = {j: factor_scores(sub, table, judge=j, policy=policies[j], **kwargs) for j in judges if j in present}
+    return out
 
 
 # re-exported for the top-level API

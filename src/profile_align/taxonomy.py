@@ -40,6 +40,7 @@ __all__ = [
     "TASK_FACTORS",
     "TASK_ALIASES",
     "normalize_task",
+    "check_task",
     "LEVEL2_GROUPS",
 ]
 
@@ -165,6 +166,16 @@ TASK_ALIASES: dict[str, str] = {
 def normalize_task(task: str) -> str:
     """Canonical task name; unknown names pass through (a custom task with an explicit factor list)."""
     return TASK_ALIASES.get(task.strip().lower(), task.strip().lower())
+
+
+def check_task(task: str) -> str:
+    """The canonical name of a known task (aliases such as ``summarisation`` accepted); an unknown
+    name is an error listing the tasks (a typo must not silently become a custom task)."""
+    t = normalize_task(task)
+    if t in TASK_FACTORS or t == "generic":
+        return t
+    raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(TASK_FACTORS)}, generic "
+                     f"(aliases: {', '.join(k for k in TASK_ALIASES if k not in TASK_FACTORS)})")
 
 
 def get_factor(name: str) -> Factor:

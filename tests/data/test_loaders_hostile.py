@@ -267,7 +267,7 @@ def test_label_map_errors():
         parse_label_map("0=a,1=c")
     with pytest.raises(ValueError, match="expected VALUE=a"):
         parse_label_map("0a")
-    with pytest.raises(ValueError, match="generic format only"):
+    with pytest.raises(ValueError, match="llmbar defines its own labels"):
         load_dataset("llmbar", label_map="0=a")
 
 

@@ -12,8 +12,9 @@ from profile_align.rundir import RunDir
 
 from .domparse import census
 
-ALL_SECTIONS = ["run", "scores", "alignment", "differences", "failures", "rankings", "gen_eval", "bias", "correlation",
-                "extraction", "validation", "examples", "exp-guide", "exp-improve", "exp-generalize", "exp-paradox", "joint"]
+ALL_SECTIONS = ["run", "overview", "scores", "alignment", "differences", "failures", "rankings", "gen_eval", "bias",
+                "correlation", "extraction", "validation", "examples", "exp-guide", "exp-improve", "exp-generalize",
+                "exp-paradox", "joint"]
 
 
 def test_sections_and_figures_of_a_full_run(full_html):

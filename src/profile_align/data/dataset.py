@@ -54,6 +54,7 @@ class LoadReport:
     outputs: int = 0
     pairs_built: int = 0
     ties_dropped: int = 0
+    ties_kept: int = 0       # human ties kept as tie verdicts (``keep_ties``): judge ties in tau_14
     dropped: Counter = field(default_factory=Counter)  # reason -> count (other than ties)
     rejected: list[Rejection] = field(default_factory=list)
 
@@ -69,6 +70,8 @@ class LoadReport:
             f"{self.outputs} outputs, {self.pairs_built} pairs, {self.ties_dropped} human ties dropped, "
             f"{self.rows_rejected} rows rejected"
         ]
+        if self.ties_kept:
+            lines.append(f"  kept {self.ties_kept} human ties (they enter tau_14 as judge ties)")
         for reason, n in sorted(self.dropped.items()):
             lines.append(f"  dropped {n}: {reason}")
         for r in self.rejected[:20]:
@@ -101,6 +104,7 @@ class LoadReport:
             "outputs": self.outputs,
             "pairs_built": self.pairs_built,
             "ties_dropped": self.ties_dropped,
+            "ties_kept": self.ties_kept,
             "dropped": dict(self.dropped),
             "rows_rejected": self.rows_rejected,
             "rejected": [str(r) for r in self.rejected],
@@ -185,6 +189,22 @@ class Dataset:
         pids = {p.id for p in pairs}
         prefs = [p for p in self.preferences if p.pair_id in pids]
         return Dataset(self.name, self.task, exs, outs, pairs, prefs, self.report)
+
+    # -- bootstrap clusters ----------------------------------------------------------------
+    def clusters(self) -> dict[str, str]:
+        """Example id -> bootstrap cluster: examples with the same input text (and title and sources)
+        form one cluster, named by the first such example. Loaders without example ids make one
+        example per row; rows that share a prompt are not independent, so resampling them one by
+        one would make the CIs too narrow."""
+        first: dict[tuple[str, str | None, tuple[str, ...]], str] = {}
+        return {e.id: first.setdefault((e.input, e.title, tuple(e.sources)), e.id) for e in self.examples}
+
+    def cluster_note(self) -> str:
+        """How the bootstrap clusters were formed, for the output."""
+        n_clusters = len(set(self.clusters().values()))
+        merged = len(self.examples) - n_clusters
+        return (f"bootstrap clusters: {n_clusters} (examples with the same input text form one cluster; "
+                f"{len(self.examples)} examples, {merged} merged into another's cluster)")
 
     # -- pandas ----------------------------------------------------------------------------
     def to_frames(self) -> dict[str, pd.DataFrame]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import overview_section  # noqa: F401  (registers the "overview" section)
 from .blocks import Section
 from .build import RunData, load_run
 from .plots import figure_svg, render_figures, save_png

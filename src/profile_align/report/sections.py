@@ -84,7 +84,7 @@ class SectionBuild:
 
 
 # The order of the report; sections registered by others come after these.
-ORDER = ("run", "scores", "alignment", "differences", "failures", "rankings", "gen_eval", "bias", "correlation",
+ORDER = ("run", "overview", "scores", "alignment", "differences", "failures", "rankings", "gen_eval", "bias", "correlation",
          "extraction", "validation", "examples", "experiments")
 
 

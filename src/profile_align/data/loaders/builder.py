@@ -60,6 +60,7 @@ class _Pending:
     verdict: Verdict
     strength: float | None
     metadata: dict[str, Any]
+    judges: dict[str, Verdict] = field(default_factory=dict)  # other judges' verdicts on this pair
 
 
 @dataclass
@@ -72,6 +73,7 @@ class DatasetBuilder:
     _key: dict[str, str] = field(default_factory=dict)   # output id -> short key used in pair ids
     pairs: dict[str, _Pending] = field(default_factory=dict)
     limit: int | None = None         # keep the first N examples (in order of first appearance)
+    keep_ties: bool = False          # keep human ties as tie verdicts (else dropped and counted)
     identical: int = 0
     beyond_limit: int = 0
 
@@ -128,8 +130,12 @@ class DatasetBuilder:
         return f"{example_id}::{self._key[a]}~{self._key[b]}"
 
     def pair(self, example_id: str, a: str, b: str, verdict: Verdict, *, strength: float | None = None,
-             pair_id: str | None = None, metadata: Mapping[str, Any] | None = None) -> str | None:
-        """Add a pair in the given orientation with the human verdict (ties are dropped at finish).
+             pair_id: str | None = None, metadata: Mapping[str, Any] | None = None,
+             judges: Mapping[str, Verdict] | None = None, groups: Mapping[str, str] | None = None) -> str | None:
+        """Add a pair in the given orientation with the human verdict (ties are dropped at finish
+        unless ``keep_ties``), other judges' verdicts on it (``judges``: name -> verdict, in the same
+        orientation) and its subgroup values (``groups``: column -> value, kept in the human
+        preference's metadata under ``"groups"``).
 
         A pair of two identical texts is not a comparison: it is dropped and counted.
         """
@@ -139,11 +145,15 @@ class DatasetBuilder:
         pid = pair_id or self.pair_id(example_id, a, b)
         if pid in self.pairs:
             raise ValueError(f"pair {pid!r} added twice")
-        self.pairs[pid] = _Pending(Pair(pid, example_id, a, b), Verdict.parse(verdict), strength,
-                                   dict(metadata or {}))
+        meta = dict(metadata or {})
+        if groups:
+            meta["groups"] = dict(groups)
+        self.pairs[pid] = _Pending(Pair(pid, example_id, a, b), Verdict.parse(verdict), strength, meta,
+                                   {k: Verdict.parse(v) for k, v in (judges or {}).items()})
         return pid
 
-    def rated_pairs(self, example_id: str, ratings: Mapping[str, float | Fraction], seed: int) -> None:
+    def rated_pairs(self, example_id: str, ratings: Mapping[str, float | Fraction], seed: int,
+                    groups: Mapping[str, str] | None = None) -> None:
         """All pairs of the rated outputs of one example; preference by rating, strength = |difference|.
 
         Ratings are compared exactly (:func:`exact_rating`): equal ratings are ties. Each pair's id does
@@ -157,7 +167,7 @@ class DatasetBuilder:
             a, b = (y, x) if flip(pid, seed) else (x, y)
             diff = exact[a] - exact[b]
             self.pair(example_id, a, b, _sign(diff), strength=float(abs(diff)), pair_id=pid,
-                      metadata={"rating_a": float(exact[a]), "rating_b": float(exact[b])})
+                      metadata={"rating_a": float(exact[a]), "rating_b": float(exact[b])}, groups=groups)
 
     # -- result ----------------------------------------------------------------------------
     def finish(self, name: str, task: str, report: LoadReport) -> Dataset:
@@ -168,10 +178,13 @@ class DatasetBuilder:
         pairs, prefs = [], []
         for p in self.pairs.values():
             if p.verdict == Verdict.TIE:
-                report.ties_dropped += 1
-                continue
+                if not self.keep_ties:
+                    report.ties_dropped += 1
+                    continue
+                report.ties_kept += 1
             pairs.append(p.pair)
             prefs.append(Preference(p.pair.id, HUMAN, p.verdict, p.strength, p.metadata))
+            prefs.extend(Preference(p.pair.id, j, v) for j, v in p.judges.items())
         used_out = {x for p in pairs for x in (p.a, p.b)}
         used_ex = {p.example_id for p in pairs}
         examples = [Example(e.id, task, e.input, e.title, tuple(e.sources), e.metadata)
@@ -192,9 +205,11 @@ class VoteTable:
 
     _votes: dict[tuple[str, frozenset[str]], dict[str, Any]] = field(default_factory=dict)
 
-    def add(self, example_id: str, a: str, b: str, vote: int, margin: float | None = None) -> None:
+    def add(self, example_id: str, a: str, b: str, vote: int, margin: float | None = None,
+            groups: Mapping[str, str] | None = None) -> None:
+        """One annotation (``groups``: the pair's subgroup values, taken from its first annotation)."""
         key = (example_id, frozenset((a, b)))
-        entry = self._votes.setdefault(key, {"a": a, "b": b, "votes": [], "margins": []})
+        entry = self._votes.setdefault(key, {"a": a, "b": b, "votes": [], "margins": [], "groups": groups})
         sign = 1 if entry["a"] == a else -1
         entry["votes"].append(vote * sign)
         if margin is not None:
@@ -206,4 +221,5 @@ class VoteTable:
             total = sum(votes)
             strength = abs(sum(margins) / len(margins)) if margins else None
             meta = {"annotations": len(votes), "votes_a": votes.count(1), "votes_b": votes.count(-1)}
-            builder.pair(example_id, e["a"], e["b"], _sign(total), strength=strength, metadata=meta)
+            builder.pair(example_id, e["a"], e["b"], _sign(total), strength=strength, metadata=meta,
+                         groups=e["groups"])

@@ -21,10 +21,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..dataset import InvalidInputError
-from ..model import Verdict
+from .columns import check_declared, declared_verdict, pair_extras
 from .io import Record, check_number, get_field
-from .labels import format_label_map, label_verdict
 from .registry import LoadContext, register_format
 
 __all__ = ["Generic", "parse_mapping", "REQUIRED_ROLES", "OPTIONAL_ROLES"]
@@ -82,52 +80,13 @@ def _strength(rec: Record, col: str) -> float | None:
     return check_number(rec, col, x)
 
 
-def _quote_values(values: dict[str, list[int | None]]) -> str:
-    def lines(ls: list[int | None]) -> str:
-        shown = ", ".join(str(x) for x in ls[:5]) + (f", ... ({len(ls)} rows)" if len(ls) > 5 else "")
-        return f"line{'s' if len(ls) > 1 else ''} {shown}"
-
-    return "; ".join(f"{v!r} ({lines(ls)})" for v, ls in values.items())
-
-
-def _label(rec: Record, col: str, ctx: LoadContext) -> Verdict | None:
-    """The row's verdict; an undeclared label is an error (``skip_invalid``: per row) or, without
-    ``skip_invalid``, collected so that one error can list every undeclared value of the column."""
-    value = get_field(rec, col, (str, int, float))
-    lm = ctx.options.label_map
-    verdict = label_verdict(value, lm)
-    if verdict is not None:
-        return verdict
-    key = str(value).strip()
-    if lm is not None:
-        reason = f"label {key!r} is not in the label map ({format_label_map(lm)})"
-    else:
-        reason = (f"label {key!r} has no declared meaning: without a label map only a, b, tie (model_a, "
-                  f"response_b, ...) are read; declare the values, e.g. --label-map 0=a,1=b,2=tie")
-    if ctx.options.skip_invalid:
-        raise rec.fail(col, reason)
-    undeclared = ctx.state.setdefault("undeclared_labels", {})
-    undeclared.setdefault(key, []).append(rec.line)
-    ctx.state.setdefault("first_undeclared", rec)
-    return None
-
-
-def _check_labels(ctx: LoadContext) -> None:
-    undeclared = ctx.state.get("undeclared_labels")
-    if not undeclared:
-        return
-    first: Record = ctx.state["first_undeclared"]
-    col = (ctx.options.mapping or {})["preferred"]
-    hint = (f"not in the label map ({format_label_map(ctx.options.label_map)})" if ctx.options.label_map
-            else "without a declared meaning (only a, b, tie, model_a, response_b, ... are read without a label map; "
-                 "declare the values, e.g. --label-map 0=a,1=b,2=tie)")
-    raise InvalidInputError(first.path, first.line, col,
-                            f"{len(undeclared)} label value(s) {hint}: {_quote_values(undeclared)}")
-
-
 @register_format("generic", detect=None, task="generic",
                  description="any JSONL/CSV/TSV of pairs with a column mapping (input, output_a, output_b, preferred; optional id, example_id, title, sources, sources_a, sources_b, strength)")
 class Generic:
+    label_columns = True
+    judge_columns = True
+    group_columns = True
+
     def parse(self, rec: Record, ctx: LoadContext) -> Any:
         m = ctx.options.mapping  # checked by parse_mapping before the first row
         if not m:
@@ -139,7 +98,8 @@ class Generic:
             rid = f"line{rec.line}"
         text = get_field(rec, m["input"], str)
         outs = [get_field(rec, m[r], str) for r in ("output_a", "output_b")]
-        verdict = _label(rec, m["preferred"], ctx)
+        verdict = declared_verdict(rec, m["preferred"], ctx)
+        judges, groups = pair_extras(rec, ctx)
         ex_id = str(get_field(rec, m["example_id"], (str, int))) if "example_id" in m else rid
         if "example_id" in m:
             ctx.same_input(rec, m["input"], ex_id, text)
@@ -149,12 +109,12 @@ class Generic:
         own = [_sources(rec, m[r]) for r in ("sources_a", "sources_b")] if "sources_a" in m else [None, None]
         if verdict is None:  # an undeclared label, listed with the others at the end
             return None
-        return rid, ex_id, text, title or None, sources, outs, own, verdict, strength, "example_id" in m
+        return rid, ex_id, text, title or None, sources, outs, own, verdict, strength, "example_id" in m, judges, groups
 
     def build(self, items: list[Any], ctx: LoadContext) -> None:
-        _check_labels(ctx)
+        check_declared(ctx)
         b = ctx.builder
-        for rid, ex_id, text, title, sources, (ta, tb), (sa, sb), verdict, strength, grouped in items:
+        for rid, ex_id, text, title, sources, (ta, tb), (sa, sb), verdict, strength, grouped, judges, groups in items:
             ex = b.example(ex_id, text, title=title, sources=sources)
             if ex is None:
                 continue
@@ -166,4 +126,4 @@ class Generic:
             else:
                 a, o = b.output(ex, ta, key="a", sources=sa), b.output(ex, tb, key="b", sources=sb)
                 pid = None
-            b.pair(ex, a, o, verdict, strength=strength, pair_id=pid)
+            b.pair(ex, a, o, verdict, strength=strength, pair_id=pid, judges=judges, groups=groups)

@@ -106,8 +106,22 @@ def read_records(path: str | Path) -> Iterator[Record]:
         yield from _read_delimited(str(p), text, "\t" if kind == ".tsv" else ",")
     elif kind == ".json" and text.lstrip().startswith("["):
         yield from _read_json_array(str(p), text)
+    elif kind == ".json" and text.lstrip().startswith("{") and (whole := _json_object(text)) is not None:
+        yield Record(str(p), 1 + text.count("\n", 0, len(text) - len(text.lstrip())), whole)
     else:
         yield from _read_json_lines(str(p), text)
+
+
+def _json_object(text: str) -> Any:
+    """A ``.json`` file holding one JSON object spread over several lines (the AnnotatedPairs
+    format): the object; ``None`` when the text is not one object (JSON Lines under a .json name)."""
+    if "\n" not in text.strip() or _bad_bytes(text) is not None:
+        return None
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return obj if isinstance(obj, dict) else None
 
 
 def _json_problem(e: BaseException) -> str:

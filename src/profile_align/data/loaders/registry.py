@@ -8,7 +8,8 @@ A format is a class with two methods:
   (aggregating ratings or votes where a format needs it).
 
 ``detect(row)`` looks at one parsed row (a dict) and says whether it is in this format; it drives
-format auto-detection. Detectors are tried in registration order.
+format auto-detection. Every detector is tried: exactly one must accept the first row (none: an
+error listing the formats; several: an error naming the candidates, ``--format`` decides).
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ class LoadOptions:
     domain: str | None = None            # SHP: keep rows whose domain is this (or starts with it + "_")
     aspect: str = "mean"                 # SummEval: which rating orders the summaries
     mapping: Mapping[str, str] | None = None  # generic: role -> column
-    label_map: Mapping[str, str] | None = None  # generic: value in the preferred column -> a | b | tie
+    label_map: Mapping[str, str] | None = None  # value in a preference column -> a | b | tie
+    judges: Mapping[str, str] | None = None  # more judges: judge name -> its preference column
+    group_by: tuple[str, ...] = ()        # metadata columns kept with each pair (per-subgroup scores)
+    keep_ties: bool = False               # keep human ties (they enter tau_14 as judge ties)
     skip_invalid: bool = False
     limit: int | None = None             # keep the first N examples (file order)
     seed: int = 0                        # orientation of rating-derived pairs
@@ -82,6 +86,11 @@ class LoadContext:
 
 
 class FormatParser(Protocol):
+    """``parse``/``build`` as in the module docstring. Optional class attributes: ``label_columns =
+    True`` (the format reads declared labels, so ``label_map`` applies), ``judge_columns = True``
+    (``judges`` and ``group_by`` columns are read from its rows); optional ``expand(rec, ctx)`` yields the
+    rows held by one record (a JSON object with a list of comparisons)."""
+
     def parse(self, rec: Record, ctx: LoadContext) -> Any: ...
 
     def build(self, items: list[Any], ctx: LoadContext) -> None: ...
@@ -130,24 +139,36 @@ def list_formats() -> dict[str, str]:
 
 
 def detect_format(row: Any, where: str) -> FormatSpec:
-    """The first registered format whose detector accepts ``row``; a clear error if none does."""
+    """The one registered format whose detector accepts ``row``; a clear error if none does, and an
+    error listing the candidates if several do (then ``--format`` decides)."""
+    found: list[FormatSpec] = []
     if isinstance(row, Mapping):
         for spec in _REGISTRY.values():
             try:
                 if spec.detect is not None and spec.detect(row):
-                    return spec
+                    found.append(spec)
             except Exception:  # a detector must never break sniffing
                 continue
+    if len(found) == 1:
+        return found[0]
     keys = sorted(row)[:12] if isinstance(row, Mapping) else type(row).__name__
+    if found:
+        raise InvalidInputError(
+            where, None, None,
+            f"the first row fits several formats: {', '.join(s.name for s in found)} (keys: {keys}); "
+            f"pass --format with one of them")
     raise InvalidInputError(
         where, None, None,
-        f"cannot detect the format from the first row (keys: {keys}); pass format= one of "
-        f"{', '.join(_REGISTRY)} (generic needs a column mapping)")
+        f"cannot detect the format from the first row (keys: {keys}); pass --format with one of "
+        f"{', '.join(_REGISTRY)} (generic needs a column mapping, --map)")
 
 
 def run_format(spec: FormatSpec, records: Iterable[Record], ctx: LoadContext) -> None:
     """Parse every record (rejecting or raising on malformed ones), then build."""
     items = []
+    expand = getattr(spec.parser, "expand", None)  # a format whose file is one object holding the rows
+    if expand is not None:
+        records = (sub for rec in records for sub in expand(rec, ctx))
     for rec in records:
         ctx.report.rows_read += 1
         try:
