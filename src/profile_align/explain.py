@@ -37,7 +37,7 @@ from .stats.joint import (
     predictive_check,
 )
 
-__all__ = ["joint_effects", "explain", "JointAnalysis", "TABLES"]
+__all__ = ["joint_effects", "explain", "JointAnalysis", "TABLES", "write_analysis"]
 
 #: Tables a :class:`JointAnalysis` writes under ``tables/`` of a run directory.
 TABLES = ("joint_effects", "joint_differences", "joint_alignment", "joint_predictive", "joint_correlation",
@@ -206,3 +206,19 @@ def _lc(dataset: Dataset, table: FactorTable, judge: str, reference: str, length
     va, vb, ex = _values(dataset, table, common, [length_factor])
     return length_controlled_agreement([mine[k] for k in common], [ref[k] for k in common], va[:, 0], vb[:, 0], ex,
                                        judge=judge, reference=reference, ties=ties, n_boot=n_boot, ci=ci, seed=seed)
+
+
+def write_analysis(run_dir: Any, res: Any) -> list[str]:
+    """Write the tables of a :class:`~profile_align.explain.JointAnalysis` into a run directory
+    (``tables/joint_*`` and ``tables/joint_effects.json``); returns the names written."""
+    from .rundir import RunDir
+
+    rd = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir, create=True)
+    names = []
+    for name, df in res.tables().items():
+        if df.empty:  # e.g. no comparison without a reference judge: no table rather than an empty one
+            continue
+        rd.write_table(f"tables/{name}", df)
+        names.append(f"tables/{name}.parquet|.csv")
+    rd.write_json("tables/joint_effects.json", res.summary())
+    return names + ["tables/joint_effects.json"]

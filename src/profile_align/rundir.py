@@ -56,6 +56,8 @@ TABLES = {
     "evaluator_bias": "tables/evaluator_bias",
     "rewards": "tables/rewards",
     "factor_validation": "tables/factor_validation",
+    **{name: f"tables/{name}" for name in ("joint_effects", "joint_differences", "joint_alignment",
+                                           "joint_predictive", "joint_correlation", "joint_lc_agreement")},
     "factor_details": "factor_details",
     "answers": "answers",
 }

@@ -29,7 +29,7 @@ from profile_align.judges import JudgeKind, JudgeResult
 from profile_align.pipeline.analyse import assemble_tables, score_judges
 from profile_align.pipeline.config import StatsConfig
 from profile_align.rundir import ANSWER_COLUMNS, TABLES, RunDir, config_hash
-from profile_align.stats.joint_cli import write_analysis as write_joint_analysis
+from profile_align.explain import write_analysis as write_joint_analysis
 
 __all__ = ["build_fixture_run", "XSS_SCRIPT", "XSS_IMG"]
 

@@ -13,7 +13,7 @@ import profile_align as pa
 from profile_align.cli import app
 from profile_align.explain import TABLES, explain, joint_effects
 from profile_align.rundir import RunDir
-from profile_align.stats.joint_cli import write_analysis
+from profile_align.explain import write_analysis
 
 runner = CliRunner()
 

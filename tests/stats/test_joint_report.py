@@ -12,7 +12,7 @@ import profile_align as pa  # noqa: E402
 from profile_align.report import build_report, load_run  # noqa: E402
 from profile_align.report.markdown import render_markdown  # noqa: E402
 from profile_align.rundir import RunDir  # noqa: E402
-from profile_align.stats.joint_cli import write_analysis  # noqa: E402
+from profile_align.explain import write_analysis  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -158,6 +158,8 @@ class StatsConfig(_Strict):
     ci: float = 0.95
     agreement_ties: Literal["disagree", "exclude", "half"] = "disagree"
     difference_boot: int = Field(2000, ge=1)
+    joint: bool = Field(True, description="also fit the joint, confound-controlled factor model (docs/joint.md)")
+    joint_boot: int = Field(200, ge=0, description="bootstrap replicates of the joint model's comparisons")
 
 
 class RunConfig(_Strict):

@@ -24,6 +24,7 @@ from ..backends.records import Records, usage_summary
 from ..data.dataset import Dataset
 from ..data.loaders import load_dataset
 from ..judges import JudgeKind, JudgeResult
+from ..explain import explain, write_analysis
 from ..rundir import ANSWER_COLUMNS, CACHE_FILE, TABLES, RunDir, config_hash, package_versions
 from ..stats import FactorScoreResult
 from ..taxonomy import REGISTRY, factors_for_task
@@ -243,6 +244,10 @@ def run(config_or_path: RunConfig | str | Path | dict[str, Any], out_dir: str | 
         tables = assemble_tables(combined, fx.table, judges, cfg.stats, factors=fx.scored, scores=scores)
         for name, df in tables.items():
             rd.write_table(TABLES[name], df)
+        if cfg.stats.joint:  # tables/joint_* (docs/joint.md); a judge that cannot be fitted is listed, not fatal
+            write_analysis(rd, explain(combined, fx.table, judges=[j.name for j in judges if j.preferences],
+                                       factors=fx.scored, n_boot=cfg.stats.joint_boot, ci=cfg.stats.ci,
+                                       seed=cfg.stats.seed, tau_boot=cfg.stats.n_boot))
         timings["stats"] = round(time.perf_counter() - t0, 3)
 
         over = _finish_manifest(rd, manifest, cfg=cfg, ds=ds, combined=combined, sample_info=sample_info,

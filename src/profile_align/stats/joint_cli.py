@@ -13,26 +13,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["register", "explain_cmd", "write_analysis"]
+__all__ = ["register", "explain_cmd"]
+
+from ..explain import write_analysis
 
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-
-
-def write_analysis(run_dir: Any, res: Any) -> list[str]:
-    """Write the tables of a :class:`~profile_align.explain.JointAnalysis` into a run directory
-    (``tables/joint_*`` and ``tables/joint_effects.json``); returns the names written."""
-    from ..rundir import RunDir
-
-    rd = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir, create=True)
-    names = []
-    for name, df in res.tables().items():
-        if df.empty:  # e.g. no comparison without a reference judge: no table rather than an empty one
-            continue
-        rd.write_table(f"tables/{name}", df)
-        names.append(f"tables/{name}.parquet|.csv")
-    rd.write_json("tables/joint_effects.json", res.summary())
-    return names + ["tables/joint_effects.json"]
 
 
 def _fmt(x: float, nd: int = 3) -> str:
