@@ -219,19 +219,23 @@ class OpenAICompatBackend:
 
     async def _post_structured(self, request: Request) -> HttpReply:
         """Send in the learnt dialect; while it is unconfirmed, one request at a time probes the server."""
-        if self.dialect_confirmed:
-            return await self._post(self._body(request, self.dialect))
-        async with self._probe_lock():
-            while True:
-                dialect = self.dialect
-                reply = await self._post(self._body(request, dialect))
-                if dialect != _LADDER[-1] and self._rejects_format(reply):
-                    if self.dialect == dialect:  # (not already moved on by a request of another loop)
-                        self.dialect = _LADDER[_LADDER.index(dialect) + 1]
-                    continue
-                if reply.status_code < 400:
-                    self.dialect_confirmed = True
-                return reply
+        if not self.dialect_confirmed:
+            async with self._probe_lock():
+                if not self.dialect_confirmed:  # (else the probe answered while this request waited)
+                    return await self._probe_dialect(request)
+        return await self._post(self._body(request, self.dialect))
+
+    async def _probe_dialect(self, request: Request) -> HttpReply:
+        while True:
+            dialect = self.dialect
+            reply = await self._post(self._body(request, dialect))
+            if dialect != _LADDER[-1] and self._rejects_format(reply):
+                if self.dialect == dialect:  # (not already moved on by a request of another loop)
+                    self.dialect = _LADDER[_LADDER.index(dialect) + 1]
+                continue
+            if reply.status_code < 400:
+                self.dialect_confirmed = True
+            return reply
 
     async def complete(self, request: Request) -> Response:
         t0 = time.perf_counter()
