@@ -3,15 +3,13 @@ OpenRouter, Together...) over an HTTP transport (:mod:`.http`; aiohttp by defaul
 
 Structured output differs between servers ("dialects", :data:`DIALECTS`), tried strongest first:
 
-==================== ===================================================================================
-``json_schema``      ``response_format: {"type": "json_schema", "json_schema": {"schema": ...}}`` (OpenAI,
-                     vLLM, llama-server, Ollama)
-``json_object_schema`` ``response_format: {"type": "json_object", "schema": ...}`` (``llama_cpp.server``
-                     0.3.x, which answers ``json_schema`` with HTTP 500; Together, Anyscale)
-``guided_json``      ``guided_json: schema`` in the body (older vLLM)
-``json_object``      ``response_format: {"type": "json_object"}`` + the schema in the system message
-``prompt``           no constraint: the schema in the system message, parsed leniently
-==================== ===================================================================================
+- ``json_schema``: ``response_format: {"type": "json_schema", "json_schema": {"schema": ...}}`` (OpenAI,
+  vLLM, llama.cpp's llama-server, Ollama);
+- ``json_object_schema``: ``response_format: {"type": "json_object", "schema": ...}`` (``llama_cpp.server``
+  0.3.x, which answers ``json_schema`` with HTTP 500);
+- ``guided_json``: ``guided_json: schema`` in the body (older vLLM);
+- ``json_object``: ``response_format: {"type": "json_object"}`` + the schema in the system message;
+- ``prompt``: no constraint, the schema in the system message, parsed leniently.
 
 The dialect is learnt once per backend instance: the first structured request is the probe (other
 structured requests wait for it); an HTTP 4xx/5xx whose text names the format (``response_format``,
