@@ -320,3 +320,28 @@ async def test_no_event_loop_leak_between_loops(serve):
     assert backend.transport.open_sessions == 1  # only this loop's session remains
     await backend.aclose()
     assert backend.transport.open_sessions == 0
+
+
+async def test_any_transport_object_can_stand_in():
+    from profile_align.backends.http import HttpReply
+
+    class Recorder:
+        def __init__(self):
+            self.posts: list[tuple[str, dict]] = []
+            self.closed = False
+
+        async def post(self, path: str, body: bytes) -> HttpReply:
+            self.posts.append((path, json.loads(body)))
+            return HttpReply(200, json.dumps(_completion('{"supported": false, "n": 4}')).encode())
+
+        async def aclose(self) -> None:
+            self.closed = True
+
+    rec = Recorder()
+    backend = OpenAICompatBackend("m", base_url="http://unused/v1", transport=rec, extra_body={"top_k": 5})
+    r = await backend.complete(Request.from_prompt("x", json_schema=SCHEMA))
+    assert r.text == '{"supported": false, "n": 4}' and (r.usage.prompt_tokens, r.usage.completion_tokens) == (5, 3)
+    path, body = rec.posts[0]
+    assert path == "/chat/completions" and body["top_k"] == 5 and body["response_format"]["type"] == "json_schema"
+    await backend.aclose()
+    assert rec.closed
