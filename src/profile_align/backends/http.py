@@ -152,7 +152,9 @@ class AiohttpTransport:
                 content = await resp.read()
                 return HttpReply(resp.status, content, resp.headers)
         except asyncio.TimeoutError as exc:  # aiohttp's timeouts subclass it
-            raise HttpTimeout(f"timeout: {type(exc).__name__}: {exc}") from exc
+            detail = f": {exc}" if str(exc) else ""
+            raise HttpTimeout(f"timeout: no answer within {self._timeout.total:g} s "
+                              f"({type(exc).__name__}{detail})") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise HttpConnectionError(f"connection error: {type(exc).__name__}: {exc}") from exc
 
