@@ -153,9 +153,9 @@ async def test_response_format_fallback():
     def handler(request):
         body = json.loads(request.content)
         fmt = (body.get("response_format") or {}).get("type")
-        seen.append(fmt)
-        if fmt is not None:
-            return httpx.Response(400, text=f"unsupported response_format type {fmt}")
+        seen.append(fmt or ("guided_json" if "guided_json" in body else None))
+        if fmt is not None or "guided_json" in body:
+            return httpx.Response(400, text=f"unsupported response_format / guided_json ({fmt})")
         assert "JSON schema" in body["messages"][0]["content"]
         return _ok('Here: ```json\n{"supported": false}\n```')
 
@@ -163,9 +163,10 @@ async def test_response_format_fallback():
     client = _client(backend)
     r = await client.complete(Request.from_prompt("x", json_schema=SCHEMA))
     assert r.parsed == {"supported": False}
-    assert seen == ["json_schema", "json_object", None]
+    assert seen == ["json_schema", "json_object", "guided_json", "json_object", None]
+    assert backend.dialect == "prompt" and backend.dialect_confirmed
     await client.complete(Request.from_prompt("y", json_schema=SCHEMA))
-    assert seen[-1] is None and len(seen) == 4  # the fallback is remembered
+    assert seen[-1] is None and len(seen) == 6  # the fallback is remembered
 
 
 async def test_null_content_is_a_failure_not_empty_string():

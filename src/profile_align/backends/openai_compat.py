@@ -1,9 +1,20 @@
-"""OpenAI-compatible chat completions over ``httpx`` (OpenAI, vLLM, Ollama, llama.cpp server, OpenRouter,
-Together...).
+"""OpenAI-compatible chat completions (OpenAI, vLLM, Ollama, llama.cpp's llama-server, ``llama_cpp.server``,
+OpenRouter, Together...) over an HTTP transport (:mod:`.http`; aiohttp by default).
 
-Structured output: ``response_format = {"type": "json_schema", ...}``; if the server rejects it (HTTP 400/422
-naming ``response_format``/``json_schema``) the backend remembers that and falls back to ``json_object``, then
-to plain prompting with the schema in the system message (the client parses leniently either way).
+Structured output differs between servers ("dialects", :data:`DIALECTS`), tried strongest first:
+
+- ``json_schema``: ``response_format: {"type": "json_schema", "json_schema": {"schema": ...}}`` (OpenAI,
+  vLLM, llama.cpp's llama-server, Ollama);
+- ``json_object_schema``: ``response_format: {"type": "json_object", "schema": ...}`` (``llama_cpp.server``
+  0.3.x, which answers ``json_schema`` with HTTP 500);
+- ``guided_json``: ``guided_json: schema`` in the body (older vLLM);
+- ``json_object``: ``response_format: {"type": "json_object"}`` + the schema in the system message;
+- ``prompt``: no constraint, the schema in the system message, parsed leniently.
+
+The dialect is learnt once per backend instance: the first structured request is the probe (other
+structured requests wait for it); an HTTP 4xx/5xx whose text names the format (``response_format``,
+``json_schema``, ``guided_json``, ``grammar``...) moves to the next dialect at once, without retries,
+and the dialect that answers is kept for every later request.
 """
 
 from __future__ import annotations
@@ -12,17 +23,16 @@ import asyncio
 import json
 import os
 import time
-import weakref
+from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from .base import BackendError, Capabilities, RateLimitError, Request, Response, TransientError, Usage
+from .http import HttpReply, Transport, make_transport
 
-__all__ = ["OpenAICompatBackend"]
+__all__ = ["OpenAICompatBackend", "DIALECTS"]
 
 _RETRYABLE_STATUS = {408, 409, 425, 500, 502, 503, 504, 520, 522, 524, 529}
-_JSON_MODES = ("json_schema", "json_object", "prompt")
+_FORMAT_WORDS = ("response_format", "json_schema", "json schema", "json_object", "guided_json", "grammar")
 
 
 def _schema_instruction(schema: dict[str, Any]) -> str:
@@ -40,7 +50,46 @@ def _with_schema_prompt(messages: list[dict[str, str]], schema: dict[str, Any]) 
     return out
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
+# each dialect: (body, schema, messages) -> messages to send; it may add fields to body
+def _json_schema(body: dict[str, Any], schema: dict[str, Any], messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    body["response_format"] = {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema,
+                                                                      "strict": False}}
+    return messages
+
+
+def _json_object_schema(body: dict[str, Any], schema: dict[str, Any],
+                        messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    body["response_format"] = {"type": "json_object", "schema": schema}
+    return messages
+
+
+def _guided_json(body: dict[str, Any], schema: dict[str, Any], messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    body["guided_json"] = schema
+    return messages
+
+
+def _json_object(body: dict[str, Any], schema: dict[str, Any], messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    body["response_format"] = {"type": "json_object"}
+    return _with_schema_prompt(messages, schema)
+
+
+def _prompt_only(body: dict[str, Any], schema: dict[str, Any], messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    return _with_schema_prompt(messages, schema)
+
+
+DIALECTS: dict[str, Callable[[dict[str, Any], dict[str, Any], list[dict[str, str]]], list[dict[str, str]]]] = {
+    "json_schema": _json_schema,
+    "json_object_schema": _json_object_schema,
+    "guided_json": _guided_json,
+    "json_object": _json_object,
+    "prompt": _prompt_only,
+}
+"""Structured-output dialects, strongest first (the order in which they are tried)."""
+_LADDER = tuple(DIALECTS)
+_JSON_MODES = ("auto", *_LADDER)
+
+
+def _retry_after(headers: Any) -> float | None:
     value = headers.get("retry-after")
     if value is None:
         return None
@@ -67,8 +116,10 @@ class OpenAICompatBackend:
         model: the server's model name, passed through verbatim (``/`` and ``:`` allowed).
         base_url: e.g. ``http://localhost:8000/v1``; default ``$OPENAI_BASE_URL``.
         api_key: default ``$OPENAI_API_KEY`` (optional for local servers unless ``require_key``).
-        json_mode: ``json_schema`` (try strongest first, fall back automatically), ``json_object`` or ``prompt``.
-        transport: an ``httpx.AsyncBaseTransport`` (tests use ``httpx.MockTransport``).
+        json_mode: ``auto`` (learn the server's structured-output dialect, strongest first) or a dialect of
+            :data:`DIALECTS` to start from (a rejection still moves on to the weaker ones).
+        transport: ``"aiohttp"`` (default), ``"httpx"``, an ``httpx.AsyncBaseTransport`` (tests use
+            ``httpx.MockTransport``) or any :class:`~profile_align.backends.http.Transport`.
         extra_body: merged into every request body (e.g. ``{"repetition_penalty": 1.1}`` for vLLM).
     """
 
@@ -80,9 +131,9 @@ class OpenAICompatBackend:
         base_url: str | None = None,
         api_key: str | None = None,
         require_key: bool = False,
-        json_mode: str = "json_schema",
+        json_mode: str = "auto",
         timeout_s: float = 600.0,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: str | Transport | Any = "aiohttp",
         headers: dict[str, str] | None = None,
         extra_body: dict[str, Any] | None = None,
         max_concurrency: int | None = None,
@@ -101,34 +152,28 @@ class OpenAICompatBackend:
         self.name = name
         self.model_id = model
         self.base_url = base_url.rstrip("/")
-        self.json_mode = json_mode
+        self.dialect = _LADDER[0] if json_mode == "auto" else json_mode
+        """The structured-output dialect in use (learnt from the server's first structured answer)."""
+        self.dialect_confirmed = False
         self.extra_body = dict(extra_body or {})
         self.capabilities = Capabilities(json_schema=True, logprobs=True, max_concurrency=max_concurrency)
         hdrs = {"Content-Type": "application/json", **(headers or {})}
         if api_key:
             hdrs["Authorization"] = f"Bearer {api_key}"
-        self._client_kwargs: dict[str, Any] = dict(
-            base_url=self.base_url, headers=hdrs, transport=transport,
-            timeout=httpx.Timeout(timeout_s, connect=min(30.0, timeout_s)),
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
-        )
-        # one AsyncClient per event loop: pooled connections cannot move between loops (run_all, tests)
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]
-        self._clients = weakref.WeakKeyDictionary()
+        self.transport: Transport = make_transport(transport, self.base_url, headers=hdrs, timeout_s=timeout_s,
+                                                   connect_timeout_s=min(30.0, timeout_s))
+        self._probe: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
-    def _client(self) -> httpx.AsyncClient:
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = self._clients[loop] = httpx.AsyncClient(**self._client_kwargs)
-        return client
+    @property
+    def json_mode(self) -> str:  # the former name of ``dialect``
+        return self.dialect
 
     @property
     def cache_id(self) -> str:
         # the same model name on two servers may be two different models
         return f"{self.model_id}@{self.base_url}"
 
-    def _body(self, request: Request, mode: str) -> dict[str, Any]:
+    def _body(self, request: Request, dialect: str) -> dict[str, Any]:
         messages = request.messages
         body: dict[str, Any] = {
             "model": self.model_id,
@@ -145,49 +190,63 @@ class OpenAICompatBackend:
             if request.top_logprobs:
                 body["top_logprobs"] = request.top_logprobs
         if request.json_schema is not None:
-            if mode == "json_schema":
-                body["response_format"] = {"type": "json_schema", "json_schema": {
-                    "name": "answer", "schema": request.json_schema, "strict": False}}
-            elif mode == "json_object":
-                body["response_format"] = {"type": "json_object"}
-                messages = _with_schema_prompt(messages, request.json_schema)
-            else:
-                messages = _with_schema_prompt(messages, request.json_schema)
+            messages = DIALECTS[dialect](body, request.json_schema, messages)
         body["messages"] = messages
         body.update(self.extra_body)
         return body
 
-    async def _post(self, body: dict[str, Any]) -> httpx.Response:
+    async def _post(self, body: dict[str, Any], path: str = "/chat/completions") -> HttpReply:
         try:
-            return await self._client().post("/chat/completions", json=body)
-        except httpx.TimeoutException as exc:
-            raise TransientError(f"{self.name}: timeout: {exc}") from exc
-        except httpx.TransportError as exc:  # connection refused/reset, protocol errors
-            raise TransientError(f"{self.name}: connection error: {type(exc).__name__}: {exc}") from exc
+            return await self.transport.post(path, json.dumps(body, ensure_ascii=False).encode())
+        except TransientError as exc:  # timeout / connection error, classified by the transport
+            raise type(exc)(f"{self.name}: {exc}") from exc
 
     @staticmethod
-    def _rejects_format(resp: httpx.Response) -> bool:
-        if resp.status_code not in (400, 404, 415, 422, 501):
+    def _rejects_format(reply: HttpReply) -> bool:
+        """A deterministic answer to the structured-output part of the request, not a passing failure."""
+        if reply.status_code not in (400, 404, 415, 422, 500, 501):
             return False
-        text = resp.text.lower()
-        return any(w in text for w in ("response_format", "json_schema", "json schema", "json_object", "grammar"))
+        text = reply.text.lower()
+        return any(w in text for w in _FORMAT_WORDS)
+
+    def _probe_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._probe is None or self._probe[0] is not loop:
+            self._probe = (loop, asyncio.Lock())
+        return self._probe[1]
+
+    async def _post_structured(self, request: Request) -> HttpReply:
+        """Send in the learnt dialect; while it is unconfirmed, one request at a time probes the server."""
+        if not self.dialect_confirmed:
+            async with self._probe_lock():
+                if not self.dialect_confirmed:  # (else the probe answered while this request waited)
+                    return await self._probe_dialect(request)
+        return await self._post(self._body(request, self.dialect))
+
+    async def _probe_dialect(self, request: Request) -> HttpReply:
+        while True:
+            dialect = self.dialect
+            reply = await self._post(self._body(request, dialect))
+            if dialect != _LADDER[-1] and self._rejects_format(reply):
+                if self.dialect == dialect:  # (not already moved on by a request of another loop)
+                    self.dialect = _LADDER[_LADDER.index(dialect) + 1]
+                continue
+            if reply.status_code < 400:
+                self.dialect_confirmed = True
+            return reply
 
     async def complete(self, request: Request) -> Response:
         t0 = time.perf_counter()
-        mode = self.json_mode
-        while True:
-            resp = await self._post(self._body(request, mode))
-            if request.json_schema is not None and mode != "prompt" and self._rejects_format(resp):
-                mode = _JSON_MODES[_JSON_MODES.index(mode) + 1]
-                self.json_mode = mode  # remember for the next requests
-                continue
-            break
-        self._raise_for_status(resp)
+        if request.json_schema is not None:
+            reply = await self._post_structured(request)
+        else:
+            reply = await self._post(self._body(request, self.dialect))
+        self._raise_for_status(reply)
         try:
-            data = resp.json()
+            data = reply.json()
             choice = data["choices"][0]
         except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise TransientError(f"{self.name}: malformed response body: {resp.text[:200]!r}") from exc
+            raise TransientError(f"{self.name}: malformed response body: {reply.text[:200]!r}") from exc
         message = choice.get("message") or {}
         text = message.get("content")
         if text is None:
@@ -205,18 +264,16 @@ class OpenAICompatBackend:
             top_logprobs=_top_logprobs(choice) if request.logprobs else None,
         )
 
-    def _raise_for_status(self, resp: httpx.Response) -> None:
-        code = resp.status_code
+    def _raise_for_status(self, reply: HttpReply) -> None:
+        code = reply.status_code
         if code < 400:
             return
-        detail = resp.text[:300]
+        detail = reply.text[:300]
         if code == 429:
-            raise RateLimitError(f"{self.name}: HTTP 429: {detail}", retry_after=_retry_after(resp.headers))
+            raise RateLimitError(f"{self.name}: HTTP 429: {detail}", retry_after=_retry_after(reply.headers))
         if code in _RETRYABLE_STATUS or code >= 500:
             raise TransientError(f"{self.name}: HTTP {code}: {detail}")
         raise BackendError(f"{self.name}: HTTP {code} from {self.base_url}: {detail}")
 
     async def aclose(self) -> None:
-        client = self._clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.aclose()
+        await self.transport.aclose()
