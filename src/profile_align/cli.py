@@ -226,7 +226,7 @@ def score(
     With --judges every judge (human and the named ones) is scored; with --group-by each subgroup is.
     """
     from .factors.table import FactorTable
-    from .scoring import default_policy, factor_scores, judge_kind
+    from .scoring import data_judge_kind, default_policy, factor_scores, judge_kind
 
     ds = _load(data, fmt, task, domain, aspect, map, skip_invalid, limit, sample, seed, label_map=label_map,
                skipped_to=_skipped_rows_path(output, None), judges=judges, group_by=group_by,
@@ -242,8 +242,9 @@ def score(
                    n_boot=n_boot, ci=ci, seed=seed, output=output, console=out, err=err,
                    table_of=_scores_table)
         return
-    chosen = default_policy(judge) if policy == "auto" else policy
-    why = f"auto: judge kind {judge_kind(judge)}" if policy == "auto" else "chosen"
+    kind = data_judge_kind(ds, judge) or judge_kind(judge)
+    chosen = default_policy(judge, kind) if policy == "auto" else policy
+    why = f"auto: judge kind {kind}" if policy == "auto" else "chosen"
     res = factor_scores(ds, table, judge=judge, factors=names, policy=chosen, n_boot=n_boot, ci=ci, seed=seed,
                         name=name)
     n_pairs = len(ds.preferences_of(judge))

@@ -19,7 +19,6 @@ from .data.dataset import Dataset
 from .factors.table import FactorTable, compute_factors
 from .scoring import factor_scores, group_factor_scores
 from .stats import FactorScoreResult
-from .stats.tau import policy_name
 
 __all__ = ["score_many", "judge_order", "per_judge_path", "scores_frame"]
 
@@ -72,7 +71,7 @@ def score_many(ds: Dataset, table: FactorTable | None, factors: Sequence[str] | 
             label = ", ".join(f"{c}={v}" for c, v in zip(columns, key))
             for judge, res in per_judge.items():
                 console.print(table_of(res, f"{label}: factor scores of judge '{judge}': {res.n_pairs} pairs, "
-                                            f"policy {policy_name(res.policy) or 'custom'}, {how}"))
+                                            f"tie policy {res.policy.label}, {how}"))
         console.print(ds.cluster_note(), markup=False, highlight=False)
         if output is not None:
             df = scores_frame(results, columns)
@@ -91,7 +90,7 @@ def score_many(ds: Dataset, table: FactorTable | None, factors: Sequence[str] | 
     for judge in judges:
         res = factor_scores(ds, table, judge=judge, **kw)
         console.print(table_of(res, f"factor scores of judge '{judge}' on {ds.name}: {_ties_line(ds, judge)}, "
-                                    f"policy {policy_name(res.policy) or 'custom'}, {how}"))
+                                    f"tie policy {res.policy.label}, {how}"))
         if output is not None:
             path = per_judge_path(output, judge)
             path.parent.mkdir(parents=True, exist_ok=True)

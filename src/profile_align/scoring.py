@@ -31,7 +31,7 @@ from .stats import (
 from .stats.tau import POLICIES, TiePolicy
 
 __all__ = ["PairArrays", "pair_arrays", "factor_scores", "agreement", "default_policy", "judge_kind",
-           "KIND_POLICIES", "UnknownJudgeKind", "align", "pair_groups", "split_by_group", "group_factor_scores"]
+           "KIND_POLICIES", "UnknownJudgeKind", "data_judge_kind", "align", "pair_groups", "split_by_group", "group_factor_scores"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,15 @@ def default_policy(judge: str, kind: str | None = None) -> str:
     return KIND_POLICIES[k]
 
 
+def data_judge_kind(dataset: Dataset, judge: str) -> str | None:
+    """The kind a data set itself gives a judge: ``human`` for its own preference, the ``kind`` its loader
+    stored on the judge's verdicts (``evaluation`` for a file's further label columns, ``--judges``)."""
+    if judge == "human":
+        return "human"
+    kinds = {p.metadata.get("kind") for p in dataset.preferences_of(judge)} - {None}
+    return kinds.pop() if len(kinds) == 1 else None
+
+
 def pair_arrays(dataset: Dataset, table: FactorTable, judge: str = "human",
                 factors: Sequence[str] | None = None, atol: float = 0.0) -> PairArrays:
     prefs = dataset.preferences_of(judge)
@@ -109,7 +118,7 @@ def factor_scores(dataset: Dataset, table: FactorTable | None = None, *, judge: 
     ``name`` labels the result (default: the judge name). The bootstrap resamples clusters of examples
     with the same input text (:meth:`Dataset.clusters`).
     """
-    pol = policy or default_policy(judge, kind)
+    pol = policy or default_policy(judge, kind or data_judge_kind(dataset, judge))
     if table is None:
         table = compute_factors(dataset, factors)
     arr = pair_arrays(dataset, table, judge, factors, atol)
@@ -170,9 +179,7 @@ def group_factor_scores(dataset: Dataset, table: FactorTable | None, columns: Se
     if table is None:
         table = compute_factors(dataset, kwargs.get("factors"))
     policy = kwargs.pop("policy", None)
-    # one tie policy per judge (not one per subgroup); judges read from a file's label columns judged the
-    # file's given pairs: the evaluation setting's rule, like the human's
-    policies = {j: policy or default_policy(j, "human" if j == "human" else "evaluation") for j in judges}
+    policies = {j: policy or default_policy(j, data_judge_kind(dataset, j)) for j in judges}  # one per judge, not per group
     out: dict[tuple[str, ...], dict[str, FactorScoreResult]] = {}
     for key, sub in split_by_group(dataset, columns).items():
         present = set(sub.judges)

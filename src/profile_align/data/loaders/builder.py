@@ -184,7 +184,8 @@ class DatasetBuilder:
                 report.ties_kept += 1
             pairs.append(p.pair)
             prefs.append(Preference(p.pair.id, HUMAN, p.verdict, p.strength, p.metadata))
-            prefs.extend(Preference(p.pair.id, j, v) for j, v in p.judges.items())
+            # a file's further label columns (--judges) judged its given pairs: the evaluation setting
+            prefs.extend(Preference(p.pair.id, j, v, metadata={"kind": "evaluation"}) for j, v in p.judges.items())
         used_out = {x for p in pairs for x in (p.a, p.b)}
         used_ex = {p.example_id for p in pairs}
         examples = [Example(e.id, task, e.input, e.title, tuple(e.sources), e.metadata)
