@@ -177,3 +177,30 @@ def test_balance_pairs_unit():
     assert balance_pairs(c, r, how="matched", tolerance=0.5).tolist() == [True, True, False, True, False]
     with pytest.raises(ValueError):
         balance_pairs(c, r, how="bogus")
+
+
+def test_report_sections(run_dir):
+    from profile_align.report import build_report
+
+    run_logprob_check(run_dir, model=scorer(), n_boot=50, progress=False)
+    run_selfguide(run_dir, evaluator=evaluator(), balance="equal-wins", n_boot=20, progress=False)
+    rep = build_report(run_dir.path)
+    assert not rep.errors
+    secs = {s.id: s for s in rep.sections}
+    assert secs["logprob"].present and secs["selfguide"].present
+    lp = secs["logprob"].blocks[1]
+    pear = next(r for r in lp.rows if r[1] == "logprob" and r[2] == "pearson")
+    assert pear[3:] == ["0.8", "[0.800, 0.800]", "15", "3"]
+    kv = dict(secs["selfguide"].blocks[0].items)
+    assert kv["n exported"] == "12" and kv["balance"] == "equal-wins"
+
+
+def test_report_sections_omitted_without_results(tmp_path):
+    from profile_align.report.section_later import sec_logprob
+    from profile_align.report.sections import Omitted
+
+    class Run:
+        path = tmp_path
+
+    with pytest.raises(Omitted, match="logprob/summary.json"):
+        sec_logprob(Run())
