@@ -204,3 +204,21 @@ def test_report_sections_omitted_without_results(tmp_path):
 
     with pytest.raises(Omitted, match="logprob/summary.json"):
         sec_logprob(Run())
+
+
+def test_guidance_auto_uses_guide_mis(run_dir):
+    from profile_align.experiments.guide_stats import choose_factors, guidance_sentences
+    from profile_align.stats import compare_judges
+
+    sc = run_dir.read_scores()
+    expect = choose_factors(compare_judges(sc["fk:evaluation"], sc["human"], seed=0).to_frame(), seed=0).mis
+    seen = []
+
+    def spy(req):
+        seen.append(last_user(req))
+        return rule(req)
+
+    res = run_selfguide(run_dir, evaluator=FakeBackend("json", rule=spy, model_id="spy2"), guidance_factor="auto",
+                        limit=1, n_boot=20, progress=False)
+    assert expect and res.summary["guidance_factor"] == expect
+    assert seen and all(guidance_sentences()[expect] in u for u in seen)

@@ -122,6 +122,22 @@ def residual_scores(dataset: Any, table: Any, pair_ids: list[str], factors: list
     return df
 
 
+def _guide_mis(rd: RunDir, seed: int) -> str:
+    """GuideMis of the guidance experiment: the factor the run's evaluation judge weights most out of line
+    with the human (per-factor difference test, Holm-adjusted)."""
+    from ..stats import compare_judges
+    from .guide_stats import choose_factors
+
+    jname = find_judge(rd, "evaluation")["name"]
+    scores = rd.read_scores()
+    if "human" not in scores or jname not in scores:
+        raise ValueError(f"--guidance-factor auto needs factor scores of 'human' and {jname!r}; have {sorted(scores)}")
+    choice = choose_factors(compare_judges(scores[jname], scores["human"], seed=seed).to_frame(), seed=seed)
+    if choice.mis is None:
+        raise ValueError(f"cannot choose a guidance factor: {choice.note}")
+    return str(choice.mis)
+
+
 def _messages_text(msgs: list[dict[str, str]]) -> str:
     return "\n\n".join(m["content"] for m in msgs)
 
@@ -135,7 +151,8 @@ def run_selfguide(run_dir: str | Path | RunDir, *, generator: str | None = None,
 
     ``generator``: the run's generation judge (default: the first); ``evaluator``: a model string or
     Client (default: that generator's model, i.e. the model judges itself); ``guidance_factor``: add the
-    guidance sentence of this factor (``prompts/guidance.txt`` or ``guidance``) to the evaluator's prompt;
+    guidance sentence of this factor (``prompts/guidance.txt`` or ``guidance``) to the evaluator's prompt
+    (``auto``: GuideMis, the factor the run's evaluation judge weights most out of line with the human);
     ``limit``: the first N examples (sorted ids); ``out_dir``: where the dataset files go (default
     ``RUN_DIR/selfguide``)."""
     from ..judges import EvaluationJudge, render_context, task_wording
@@ -155,6 +172,8 @@ def run_selfguide(run_dir: str | Path | RunDir, *, generator: str | None = None,
     if balance_factor not in factors:
         raise ValueError(f"balance factor {balance_factor!r} is not in the run's factor table; it has {factors}")
     sentence = None
+    if guidance_factor == "auto":
+        guidance_factor = _guide_mis(rd, seed)
     if guidance_factor:
         sentences = guidance_sentences(guidance)
         if guidance_factor not in sentences:

@@ -67,7 +67,7 @@ def selfguide_export(
     run_dir: RunDirArg,
     generator: Annotated[Optional[str], typer.Option("--generator", help="Generation judge whose output pairs to judge (default: the first).")] = None,
     evaluator: Annotated[Optional[str], typer.Option("--evaluator", help="Evaluator model string (default: the generator's model).")] = None,
-    guidance_factor: Annotated[Optional[str], typer.Option("--guidance-factor", help="Add this factor's guidance sentence to the evaluator's prompt (as in `guide`).")] = None,
+    guidance_factor: Annotated[Optional[str], typer.Option("--guidance-factor", help="Add this factor's guidance sentence to the evaluator's prompt (as in `guide`); auto: GuideMis of the run's evaluation judge.")] = None,
     guidance: Annotated[Optional[Path], typer.Option("--guidance", help="File of 'factor: sentence' lines overriding our guidance sentences.")] = None,
     balance: Annotated[str, typer.Option("--balance", help="none | matched (pairs within --tolerance on the factor) | equal-wins (chosen higher as often as lower).")] = "none",
     balance_factor: Annotated[str, typer.Option("--balance-factor", help="Factor to balance on.")] = "length",
