@@ -66,7 +66,8 @@ def correlation(x: ArrayLike, y: ArrayLike, example_ids: ArrayLike, *, method: s
     """Correlation of ``x`` and ``y`` (one value per item; NaN items dropped) with a percentile CI from
     ``n_boot`` example-cluster bootstrap replicates. ``p_value``: scipy's test on the pooled items for
     ``pearson``/``kendall`` (it treats items as independent; prefer the CI), a one-sample t-test of the
-    per-example taus for ``kendall_within``."""
+    per-example taus for ``kendall_within``. With fewer than two examples the CI is NaN (resampling one
+    example cannot say anything about the spread between examples)."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
     xa = np.asarray(x, dtype=np.float64)
@@ -93,12 +94,12 @@ def correlation(x: ArrayLike, y: ArrayLike, example_ids: ArrayLike, *, method: s
             den = w @ ok.astype(np.float64)
             with np.errstate(invalid="ignore", divide="ignore"):
                 reps.append(np.where(den > 0, (w @ t0) / den, np.nan))
-        boot = np.concatenate(reps) if reps else np.zeros(0)
+        boot = np.concatenate(reps) if reps and n_ex >= 2 else np.zeros(0)
         lo, hi = percentile_interval(boot[:, None], ci)
         return CorrelationResult(method, r, p, float(lo[0]), float(hi[0]), int(len(xa)), int(ok.sum()), n_boot)
     r, p = _pooled(method, xa, ya)
     boot = np.full(n_boot, np.nan)
-    if math.isfinite(r) and n_boot > 0:
+    if math.isfinite(r) and n_boot > 0 and n_ex >= 2:
         i = 0
         for w in bootstrap_weights(rng, n_boot, n_ex):
             counts = w[:, codes].astype(np.int64)  # (b, n) copies of each item
