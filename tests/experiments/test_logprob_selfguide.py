@@ -36,7 +36,9 @@ def rule(req):
         better = "1" if d1 < d2 else "2" if d2 < d1 else "Tie"
         return {"better": better, "justification": f"closer to ten words ({d1} vs {d2})"}
     if req.prompt_type == "scored_generation_level":
-        return {"text": text_for(int(re.search(r"quality score (\d+)", u).group(1)))}
+        return {"text": text_for(int(re.search(r"would get the score (\d+) on a scale", u).group(1)))}
+    if req.prompt_type == "scored_generation":  # one call for all k outputs (the default)
+        return {"outputs": [{"score": s, "text": text_for(s)} for s in range(1, 6)]}
     raise AssertionError(f"unexpected prompt type {req.prompt_type}")
 
 
@@ -45,7 +47,7 @@ CONFIG = {
     "dataset": {"source": "summeval"},
     "sample": {"examples": 3, "pairs_per_example": 2, "seed": 1},
     "factors": {"names": ["length", "n_novel_words"]},
-    "judges": [{"model": "fakej", "name": "fk"}],
+    "judges": [{"model": "fakej", "name": "fk", "generation": {"max_words": 60}}],
     "stats": {"n_boot": 20, "difference_boot": 20},
 }
 
@@ -100,7 +102,8 @@ def test_logprob_prompt_has_no_score_instruction(run_dir):
                       limit=1, progress=False)
     assert len(seen) == 5
     user = seen[0][-1]["content"]
-    assert "quality score" not in user and "Article:" in user and user.endswith("Keep it under 80 words.")
+    assert "would get the score" not in user and "JSON" not in user and "Article:" in user
+    assert " 60 words" in user  # the generator's length limit stays
 
 
 def test_logprob_unsupported_backend_is_a_clear_error(run_dir):
@@ -128,7 +131,7 @@ def test_selfguide_export_counts_and_residual_scores(run_dir, tmp_path):
     assert row["verdict"] in ("a", "b") and row["justification"].startswith("closer to ten words")
     assert abs(len(row["chosen"][0]["content"].split()) - 10) < abs(len(row["rejected"][0]["content"].split()) - 10)
     assert row["chosen_length"] != row["rejected_length"]
-    assert "quality score" not in row["prompt"][-1]["content"] and row["prompt"][-1]["content"].endswith("Keep it under 80 words.")
+    assert "would get the score" not in row["prompt"][-1]["content"] and "JSON" not in row["prompt"][-1]["content"]
     # the files load with Hugging Face datasets, with TRL's DPO columns
     datasets = pytest.importorskip("datasets")
     for kind in ("json", "parquet"):

@@ -23,12 +23,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..prompts import load_prompt
 from ..rundir import RunDir
 from ..stats.correlation import correlation
-from .common import load_prompt, model_name
-from .runinfo import judge_entries, model_of, run_task
+from .common import model_name
+from .runinfo import judge_config, judge_entries, model_of, run_task
 
-__all__ = ["LogprobResult", "run_logprob_check", "logprob_correlations", "FOLDER", "MEASURES"]
+__all__ = ["LogprobResult", "run_logprob_check", "logprob_correlations", "context_messages", "FOLDER", "MEASURES"]
 
 FOLDER = "logprob"
 MEASURES = ("logprob", "logprob_per_token")
@@ -45,11 +46,17 @@ class LogprobResult:
         return self.correlations
 
 
-def _max_words(rd: RunDir, label: str) -> int:
-    for j in rd.read_manifest().get("config", {}).get("judges", []) or []:
-        if (j.get("name") or j.get("model")) == label:
-            return int((j.get("generation") or {}).get("max_words", 80))
-    return 80
+def context_messages(rd: RunDir, judge_name: str, example: Any, task: str) -> list[dict[str, str]]:
+    """The generator's task prompt without the score instruction (and without the JSON instruction):
+    the input, the task instruction and the length limit the generator was given (if any)."""
+    from ..judges import length_limit, render_context, task_wording
+
+    cfg = judge_config(rd, judge_name)
+    max_words = getattr(getattr(cfg, "generation", None), "max_words", None)
+    w = task_wording(task)
+    prompt = load_prompt("logprob_context", package=__package__)
+    return prompt.render(context=render_context(example, task), instruction=w["instruction"],
+                         length_limit=length_limit(w["noun"], max_words, "one"))
 
 
 def logprob_correlations(outputs: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
@@ -75,8 +82,6 @@ def run_logprob_check(run_dir: str | Path | RunDir, *, judge: str | None = None,
     first N examples (sorted ids)."""
     from ..backends import Client, RequestFailed, get_backend
     from ..backends.scoring import ContinuationScorer, read_continuation_logprob, scoring_request
-    from ..judges import render_context, task_wording
-
     rd = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     entries = [j for j in judge_entries(rd) if j.get("kind") == "generation"]
     if judge is not None:
@@ -86,16 +91,14 @@ def run_logprob_check(run_dir: str | Path | RunDir, *, judge: str | None = None,
         raise ValueError(f"{rd.path}: no generation judge{' ' + repr(judge) if judge else ''} in this run; judges: {have}")
     ds = rd.read_dataset()
     task = run_task(rd)
-    wording = task_wording(task)
     examples = {e.id: e for e in ds.examples}
     keep_ids = sorted(examples)[:limit] if limit is not None else None
-    prompt = load_prompt("logprob_context")
+    prompt = load_prompt("logprob_context", package=__package__)
     rows: list[dict[str, Any]] = []
     failures: dict[str, int] = {}
     generators = []
     for entry in entries:
         name = entry["name"]
-        label = name.rsplit(":", 1)[0]
         outs = [o for o in ds.outputs if o.producer == name and o.metadata.get("target_score") is not None
                 and o.example_id in examples and (keep_ids is None or o.example_id in keep_ids)]
         if not outs:
@@ -105,13 +108,8 @@ def run_logprob_check(run_dir: str | Path | RunDir, *, judge: str | None = None,
         backend = get_backend(target) if isinstance(target, str) else getattr(target, "backend", target)
         client = Client(ContinuationScorer(backend), cache=rd / "cache.sqlite", cache_mode=cache_mode,  # type: ignore[arg-type]
                         progress=progress)
-        max_words = _max_words(rd, label)
-        reqs = []
-        for o in outs:
-            ex = examples[o.example_id]
-            msgs = prompt.render(context=render_context(ex, task), instruction=wording["instruction"],
-                                 noun=wording["noun"], max_words=max_words)
-            reqs.append(scoring_request(msgs, o.text, prompt_version=prompt.version))
+        msgs_of = {eid: context_messages(rd, name, examples[eid], task) for eid in {o.example_id for o in outs}}
+        reqs = [scoring_request(msgs_of[o.example_id], o.text, prompt_version=prompt.tag) for o in outs]
         n_failed = 0
         for o, resp in zip(outs, client.run_all(reqs, desc=f"log-probabilities ({name})")):
             if isinstance(resp, RequestFailed):
@@ -136,7 +134,7 @@ def run_logprob_check(run_dir: str | Path | RunDir, *, judge: str | None = None,
         raise ValueError(f"{rd.path}: the generation judges {[e['name'] for e in entries]} have no outputs with "
                          "a target score to score")
     corr = logprob_correlations(outputs, n_boot=n_boot, seed=seed)
-    summary = {"task": task, "prompt": f"logprob_context v{prompt.version}", "n_boot": n_boot, "seed": seed,
+    summary = {"task": task, "prompt": prompt.tag, "n_boot": n_boot, "seed": seed,
                "limit": limit, "generators": generators, "failures": failures,
                "correlations": [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
                                 for r in corr.to_dict(orient="records")]}

@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from ..rundir import RunDir
-from .common import experiment_client, load_prompt, model_name
+from .common import experiment_client, model_name
+from .logprob import context_messages
 from .runinfo import find_judge, model_of, run_task, sampling
 
 __all__ = ["SelfGuideResult", "run_selfguide", "balance_pairs", "residual_scores", "BALANCE", "WEIGHTS", "FORMATS",
@@ -155,7 +156,7 @@ def run_selfguide(run_dir: str | Path | RunDir, *, generator: str | None = None,
     (``auto``: GuideMis, the factor the run's evaluation judge weights most out of line with the human);
     ``limit``: the first N examples (sorted ids); ``out_dir``: where the dataset files go (default
     ``RUN_DIR/selfguide``)."""
-    from ..judges import EvaluationJudge, render_context, task_wording
+    from ..judges import EvaluationJudge
     from ..judges.common import parsed_json
     from .guide_stats import guidance_sentences
 
@@ -201,13 +202,7 @@ def run_selfguide(run_dir: str | Path | RunDir, *, generator: str | None = None,
         obj = parsed_json(client, r)
         j = obj.get("justification") if isinstance(obj, dict) else None
         just[p.id] = j.strip() if isinstance(j, str) else None
-    prompt = load_prompt("logprob_context")
-    wording = task_wording(task)
-    gen_cfg = next((j.get("generation", {}) for j in rd.read_manifest().get("config", {}).get("judges", [])
-                    if (j.get("name") or j.get("model")) == gname.rsplit(":", 1)[0]), {}) or {}
-    msgs_of = {eid: prompt.render(context=render_context(examples[eid], task), instruction=wording["instruction"],
-                                  noun=wording["noun"], max_words=gen_cfg.get("max_words", 80))
-               for eid in {p.example_id for p in pairs}}
+    msgs_of = {eid: context_messages(rd, gname, examples[eid], task) for eid in {p.example_id for p in pairs}}
     judged_rows, chosen_ids, rejected_ids, records = [], [], [], []
     for p in pairs:
         pref = verdicts.get(p.id)
