@@ -26,7 +26,7 @@ import pandas as pd
 from ..prompts import load_prompt
 from ..rundir import RunDir
 from ..stats.correlation import correlation
-from .common import model_name
+from .common import experiment_client, model_name
 from .runinfo import judge_config, judge_entries, model_of, run_task
 
 __all__ = ["LogprobResult", "run_logprob_check", "logprob_correlations", "context_messages", "FOLDER", "MEASURES"]
@@ -80,7 +80,7 @@ def run_logprob_check(run_dir: str | Path | RunDir, *, judge: str | None = None,
     """Score every target-score output of the run's generation judges (or only ``judge``) with its
     generator (``model`` overrides the generator's model string; it may be a Backend). ``limit``: only the
     first N examples (sorted ids)."""
-    from ..backends import Client, RequestFailed, get_backend
+    from ..backends import RequestFailed, get_backend
     from ..backends.scoring import ContinuationScorer, read_continuation_logprob, scoring_request
     rd = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     entries = [j for j in judge_entries(rd) if j.get("kind") == "generation"]
@@ -106,14 +106,15 @@ def run_logprob_check(run_dir: str | Path | RunDir, *, judge: str | None = None,
             continue
         target = model if model is not None else model_of(rd, name)
         backend = get_backend(target) if isinstance(target, str) else getattr(target, "backend", target)
-        client = Client(ContinuationScorer(backend), cache=rd / "cache.sqlite", cache_mode=cache_mode,  # type: ignore[arg-type]
-                        progress=progress)
+        client = experiment_client(ContinuationScorer(backend), rd, cache_mode=cache_mode, progress=progress)
         msgs_of = {eid: context_messages(rd, name, examples[eid], task) for eid in {o.example_id for o in outs}}
         reqs = [scoring_request(msgs_of[o.example_id], o.text, prompt_version=prompt.tag) for o in outs]
         n_failed = 0
+        first_error = ""
         for o, resp in zip(outs, client.run_all(reqs, desc=f"log-probabilities ({name})")):
             if isinstance(resp, RequestFailed):
                 n_failed += 1
+                first_error = first_error or resp.message
                 continue
             lp = read_continuation_logprob(resp)
             rows.append({"generator": name, "model": client.backend.model_id, "task": task,
@@ -126,8 +127,7 @@ def run_logprob_check(run_dir: str | Path | RunDir, *, judge: str | None = None,
         generators.append({"generator": name, "model": model_name(backend), "n_outputs": len(outs),
                            "n_failed": n_failed, "usage": usage})
         if n_failed == len(outs):
-            raise RuntimeError(f"{name}: every log-probability request failed; first error in the call log "
-                               f"({rd / 'cache.sqlite'})")
+            raise RuntimeError(f"{name}: every log-probability request failed; the first: {first_error}")
     outputs = pd.DataFrame(rows, columns=["generator", "model", "task", "example_id", "output_id", "target_score",
                                           "n_tokens", "logprob", "logprob_per_token", "n_chars", "method"])
     if outputs.empty:
