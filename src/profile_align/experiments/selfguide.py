@@ -152,7 +152,7 @@ def run_selfguide(run_dir: str | Path | RunDir, *, generator: str | None = None,
 
     ``generator``: the run's generation judge (default: the first); ``evaluator``: a model string or
     Client (default: that generator's model, i.e. the model judges itself); ``guidance_factor``: add the
-    guidance sentence of this factor (``prompts/guidance.txt`` or ``guidance``) to the evaluator's prompt
+    guidance sentence of this factor (``prompts/guidance.yaml`` or ``guidance``) to the evaluator's prompt
     (``auto``: GuideMis, the factor the run's evaluation judge weights most out of line with the human);
     ``limit``: the first N examples (sorted ids); ``out_dir``: where the dataset files go (default
     ``RUN_DIR/selfguide``)."""
@@ -194,7 +194,10 @@ def run_selfguide(run_dir: str | Path | RunDir, *, generator: str | None = None,
     res = ej.run(ds.examples, ds.outputs, pairs)
     verdicts = {p.pair_id: p for p in res.preferences}
     outs = ds.output_map()
-    # the justifications: the same requests again (answered by the cache)
+    # the justifications: the same requests again, answered by the cache (also after a --refresh, which
+    # has just rewritten them: read them back instead of asking a third time)
+    if client.cache.mode == "refresh":
+        client.cache.mode = "use"
     decided = [p for p in pairs if p.id in verdicts and int(verdicts[p.id].verdict) != 0]
     just_reqs = [ej.request(examples[p.example_id], outs[p.a], outs[p.b]) for p in decided]
     just = {}
