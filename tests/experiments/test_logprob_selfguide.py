@@ -225,3 +225,11 @@ def test_guidance_auto_uses_guide_mis(run_dir):
                         limit=1, n_boot=20, progress=False)
     assert expect and res.summary["guidance_factor"] == expect
     assert seen and all(guidance_sentences()[expect] in u for u in seen)
+
+
+def test_refresh_asks_each_order_once(run_dir):
+    fake = evaluator()
+    res = run_selfguide(run_dir, evaluator=fake, limit=1, cache_mode="refresh", n_boot=20, progress=False)
+    assert res.summary["n_pairs_judged"] == 10
+    assert fake.calls == 20  # both orders of 10 pairs; the justifications were read back, not asked again
+    assert all(j.startswith("closer to ten words") for j in res.pairs["justification"])
