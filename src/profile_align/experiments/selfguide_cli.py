@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
+from ..cli_options import ModelOpt, RefreshOpt
+
 __all__ = ["register", "logprob_check", "selfguide_export"]
 
 RunDirArg = Annotated[Path, typer.Argument(help="Run directory of `profile-align run`.")]
@@ -33,14 +35,15 @@ def _fail(err, exc: Exception) -> None:
 def logprob_check(
     run_dir: RunDirArg,
     judge: Annotated[Optional[str], typer.Option("--judge", help="Generation judge of the run (default: all).")] = None,
-    model: Annotated[Optional[str], typer.Option("--model", help="Model string scoring the outputs (default: each generator's own model).")] = None,
+    model: ModelOpt = None,
     limit: Annotated[Optional[int], typer.Option("--limit", help="Only the first N examples.")] = None,
     n_boot: Annotated[int, typer.Option("--n-boot")] = 2000,
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    refresh: Annotated[bool, typer.Option("--refresh", help="Ignore cached log-probabilities.")] = False,
+    refresh: RefreshOpt = False,
 ) -> None:
     """Correlation of the target score with the generator's own log-probability of each output (given the
-    input without the score instruction), per generator: Pearson, Kendall and within-example Kendall."""
+    input without the score instruction), per generator: Pearson, Kendall and within-example Kendall.
+    --model scores with another model than each generator's own (the run's)."""
     from ..backends import BackendError
     from .logprob import run_logprob_check
 
@@ -75,10 +78,10 @@ def selfguide_export(
     weight: Annotated[str, typer.Option("--weight", help="none | balance (each direction of the factor gets the same total weight).")] = "none",
     fmt: Annotated[str, typer.Option("--format", help="conversational (lists of messages) | standard (strings); TRL reads both.")] = "conversational",
     limit: Annotated[Optional[int], typer.Option("--limit", help="Only the first N examples.")] = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Folder of pairs.jsonl / pairs.parquet (default RUN_DIR/selfguide).")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--dataset-dir", help="Folder of pairs.jsonl / pairs.parquet (default RUN_DIR/selfguide).")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     n_boot: Annotated[int, typer.Option("--n-boot")] = 1000,
-    refresh: Annotated[bool, typer.Option("--refresh", help="Ignore cached verdicts.")] = False,
+    refresh: RefreshOpt = False,
 ) -> None:
     """Preference pairs for DPO/ORPO judged by the model's own evaluator, with the factor scores of the
     judged and exported pairs (what the data will teach)."""
