@@ -221,9 +221,15 @@ def test_guidance_auto_uses_guide_mis(run_dir):
         seen.append(last_user(req))
         return rule(req)
 
+    if expect is None:  # the guide experiment's rule finds no factor: a clear error, no guessed factor
+        with pytest.raises(ValueError, match="cannot choose a guidance factor"):
+            run_selfguide(run_dir, evaluator=FakeBackend("json", rule=spy, model_id="spy2"), guidance_factor="auto",
+                          limit=1, n_boot=20, progress=False)
+        assert not seen
+        return
     res = run_selfguide(run_dir, evaluator=FakeBackend("json", rule=spy, model_id="spy2"), guidance_factor="auto",
                         limit=1, n_boot=20, progress=False)
-    assert expect and res.summary["guidance_factor"] == expect
+    assert res.summary["guidance_factor"] == expect
     assert seen and all(guidance_sentences()[expect] in u for u in seen)
 
 
