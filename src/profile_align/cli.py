@@ -344,6 +344,7 @@ _COMMAND_MODULES = (
     "profile_align.experiments.cli",  # guide, improve, generalize, paradox, human-check
     "profile_align.stats.joint_cli",  # explain
     "profile_align.overview",         # overview
+    "profile_align.experiments.selfguide_cli",  # logprob-check, selfguide-export
 )
 
 

@@ -14,7 +14,7 @@ from .domparse import census
 
 ALL_SECTIONS = ["run", "overview", "scores", "alignment", "differences", "failures", "rankings", "gen_eval", "bias",
                 "correlation", "extraction", "validation", "examples", "exp-guide", "exp-improve", "exp-generalize",
-                "exp-paradox", "joint"]
+                "exp-paradox", "joint", "logprob", "selfguide"]
 
 
 def test_sections_and_figures_of_a_full_run(full_html):
@@ -27,7 +27,7 @@ def test_sections_and_figures_of_a_full_run(full_html):
                     "joint_effects", "joint_correlation"]
     # only the experiments that were not run are omitted
     assert re.findall(r'<section id="([^"]+)">\s*<h2>[^<]*</h2>\s*<p class="intro">[^<]*</p>\s*<p class="omitted">', html) \
-        == ["exp-improve", "exp-generalize"]
+        == ["exp-improve", "exp-generalize", "logprob", "selfguide"]
     assert len(set(c.ids)) == len(c.ids), "duplicate element ids"
 
 

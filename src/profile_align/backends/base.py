@@ -81,6 +81,9 @@ class Capabilities(BaseModel):
     """Can constrain/request output matching a JSON schema (else: prompt + lenient parse)."""
     logprobs: bool = False
     """Can return top logprobs for generated tokens."""
+    prompt_logprobs: bool = False
+    """Can return the log-probability of a *given* reply (prompt-token logprobs): the backend has an
+    ``async continuation_logprobs(messages, continuation)`` method (see :mod:`.scoring`)."""
     max_concurrency: int | None = None
     """Upper bound on useful parallel requests (1 for an in-process model)."""
 

@@ -3,7 +3,9 @@
 Replies come from (first match wins): a lookup ``table`` keyed by the last user message, a ``rule``
 function ``rule(request) -> reply``, or a named built-in script (``fake:<script>``). A reply may be a str,
 a dict/list (sent as JSON), a :class:`FakeReply`, or an exception (instance or class) to raise.
-``fail_first=n`` makes the first n calls of every distinct prompt raise ``fail_with`` (default: HTTP 429).
+``prompt_logprobs`` (a mapping reply text -> per-token logprobs, or a function ``(messages, reply) ->
+logprobs``) scripts :meth:`FakeBackend.continuation_logprobs` (see :mod:`.scoring`); a reply it does not
+know raises. ``fail_first=n`` makes the first n calls of every distinct prompt raise ``fail_with`` (default: HTTP 429).
 Counters: ``calls``, ``calls_by_prompt``, ``in_flight``, ``max_in_flight``; ``call_log`` appends one JSON
 line per call to a file (for cross-process resume tests).
 """
@@ -160,6 +162,7 @@ class FakeBackend:
         json_schema: bool = True,
         logprobs: bool = True,
         max_concurrency: int | None = None,
+        prompt_logprobs: Mapping[str, Any] | Callable[[list[dict[str, str]], str], Any] | None = None,
     ):
         if script not in SCRIPTS:
             raise ValueError(f"unknown fake script {script!r}; known: {', '.join(sorted(SCRIPTS))}")
@@ -170,7 +173,9 @@ class FakeBackend:
         self.fail_first = fail_first
         self.fail_with = fail_with if fail_with is not None else RateLimitError("fake 429 (fail_first)")
         self.model_id = model_id or f"fake-{script}"
-        self.capabilities = Capabilities(json_schema=json_schema, logprobs=logprobs, max_concurrency=max_concurrency)
+        self.capabilities = Capabilities(json_schema=json_schema, logprobs=logprobs, max_concurrency=max_concurrency,
+                                         prompt_logprobs=prompt_logprobs is not None)
+        self.prompt_logprobs = prompt_logprobs
         self.call_log = Path(call_log) if call_log else None
         self.calls = 0
         self.calls_by_prompt: Counter[str] = Counter()
@@ -227,6 +232,25 @@ class FakeBackend:
             )
         finally:
             self.in_flight -= 1
+
+    async def continuation_logprobs(self, messages: list[dict[str, str]], continuation: str) -> Any:
+        """Scripted per-token log-probabilities of ``continuation`` (one call, counted in ``calls``)."""
+        from .base import BackendError
+        from .scoring import ContinuationLogprob, LogprobsNotSupported
+
+        if self.prompt_logprobs is None:
+            raise LogprobsNotSupported("this fake backend has no scripted prompt_logprobs")
+        self.calls += 1
+        self.calls_by_prompt[continuation] += 1
+        script = self.prompt_logprobs
+        values = script(messages, continuation) if callable(script) else script.get(continuation)
+        if values is None:
+            raise BackendError(f"fake: no scripted log-probabilities for reply {continuation[:60]!r}")
+        if isinstance(values, BaseException):
+            raise values
+        values = [float(v) for v in values]
+        n_prompt = sum(len(m.get("content", "").split()) for m in messages)
+        return ContinuationLogprob(token_logprobs=values, tokens=[], n_prompt_tokens=n_prompt, method="fake")
 
     async def aclose(self) -> None:
         return None

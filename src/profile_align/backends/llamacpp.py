@@ -6,6 +6,8 @@
 * JSON constraint: ``response_format={"type": "json_object", "schema": ...}`` (grammar-constrained).
 * logprobs: the first generated token's top alternatives, read from the logits after the prompt
   (enough for yes/no scoring; ``logits_all`` stays off, which would cost memory and speed).
+* prompt logprobs (``continuation_logprobs``, see :mod:`.scoring`): the chat prompt with its generation
+  prompt is evaluated once, then the reply's tokens one at a time, summing the log-softmax of each.
 * llama.cpp reuses the KV cache for a shared prompt prefix: put fixed text first, the varying part last.
 * ``hf://ORG/REPO::FILENAME_GLOB`` downloads from the Hugging Face hub (needs ``huggingface-hub`` and network).
 """
@@ -22,7 +24,7 @@ from typing import Any
 
 from .base import BackendError, Capabilities, Request, Response, Usage
 
-__all__ = ["LlamaCppBackend", "import_llama_cpp"]
+__all__ = ["LlamaCppBackend", "import_llama_cpp", "reply_token_logprobs", "render_chat_prompt"]
 
 
 def import_llama_cpp() -> Any:
@@ -61,7 +63,7 @@ class LlamaCppBackend:
         self._llama_kwargs = dict(n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
                                   n_gpu_layers=n_gpu_layers, chat_format=chat_format, verbose=verbose,
                                   logits_all=False, **llama_kwargs)
-        self.capabilities = Capabilities(json_schema=True, logprobs=True, max_concurrency=1)
+        self.capabilities = Capabilities(json_schema=True, logprobs=True, max_concurrency=1, prompt_logprobs=True)
         self._lock = threading.Lock()
         self._llm: Any = None
         self.load_s: float | None = None
@@ -165,6 +167,37 @@ class LlamaCppBackend:
     async def aclose(self) -> None:
         return None
 
+    # ------------------------------------------------------------------ prompt logprobs
+    def _continuation_sync(self, messages: list[dict[str, str]], continuation: str) -> Any:
+        from .scoring import ContinuationLogprob
+
+        llama_cpp = import_llama_cpp()
+        with self._lock:
+            llm = self._load()
+            prompt, add_bos = render_chat_prompt(llm, messages)
+            ids_prompt = llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+            ids_full = llm.tokenize((prompt + continuation).encode("utf-8"), add_bos=add_bos, special=True)
+            if len(ids_full) > llm.n_ctx():
+                raise BackendError(f"llama.cpp: prompt + reply ({len(ids_full)} tokens) exceed the context "
+                                   f"window ({llm.n_ctx()})")
+            n_vocab = llm.n_vocab()
+
+            def last_logits() -> Any:
+                import numpy as np
+
+                ptr = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
+                return np.ctypeslib.as_array(ptr, shape=(n_vocab,)).astype(np.float64, copy=True)
+
+            llm.reset()
+            prefix, reply, values = reply_token_logprobs(llm.eval, last_logits, ids_prompt, ids_full)
+            tokens = [llm.detokenize([t]).decode("utf-8", errors="replace") for t in reply]
+            llm.reset()
+        return ContinuationLogprob(token_logprobs=values, tokens=tokens, n_prompt_tokens=len(prefix), method="llamacpp")
+
+    async def continuation_logprobs(self, messages: list[dict[str, str]], continuation: str) -> Any:
+        """Log-probability of ``continuation`` as this model's reply to ``messages``."""
+        return await asyncio.to_thread(self._continuation_sync, messages, continuation)
+
     def close(self) -> None:
         with self._lock:
             if self._llm is not None:
@@ -172,3 +205,52 @@ class LlamaCppBackend:
                 if close is not None:
                     close()
                 self._llm = None
+
+
+def render_chat_prompt(llm: Any, messages: list[dict[str, str]]) -> tuple[str, bool]:
+    """(the text ``create_chat_completion`` would feed the model before its reply, whether to add BOS):
+    the GGUF's own chat template (``tokenizer.chat_template``), else a named llama-cpp-python format."""
+    from .scoring import LogprobsNotSupported
+
+    from llama_cpp import llama_chat_format as lcf
+
+    template = (getattr(llm, "metadata", None) or {}).get("tokenizer.chat_template")
+    fmt = getattr(llm, "chat_format", None)
+    if template and fmt in (None, "chat_template.default"):
+        def tok_text(tid: int) -> str:
+            return llm.detokenize([tid], special=True).decode("utf-8", errors="replace") if tid >= 0 else ""
+
+        formatter = lcf.Jinja2ChatFormatter(template=template, eos_token=tok_text(llm.token_eos()),
+                                            bos_token=tok_text(llm.token_bos()), add_generation_prompt=True)
+        res = formatter(messages=messages)
+        return res.prompt, not getattr(res, "added_special", False)
+    fn = getattr(lcf, f"format_{str(fmt).replace('-', '_')}", None) if fmt else None
+    if fn is None:
+        raise LogprobsNotSupported(f"llama.cpp: cannot render chat format {fmt!r} to score a reply")
+    res = fn(messages=messages)
+    return res.prompt, not getattr(res, "added_special", False)
+
+
+def reply_token_logprobs(evaluate: Any, last_logits: Any, ids_prompt: list[int],
+                         ids_full: list[int]) -> tuple[list[int], list[int], list[float]]:
+    """Score the tokens of ``ids_full`` after its common prefix with ``ids_prompt``: ``evaluate(tokens)``
+    feeds tokens to the model, ``last_logits()`` returns the logits after the last token fed. Returns
+    (prefix ids, reply ids, log-probability of each reply token). The reply starts where the two token
+    lists first differ (a token merged across the boundary counts as the reply's)."""
+    from .scoring import log_softmax_at
+
+    n = 0
+    while n < min(len(ids_prompt), len(ids_full)) and ids_prompt[n] == ids_full[n]:
+        n += 1
+    prefix, reply = list(ids_full[:n]), list(ids_full[n:])
+    if not prefix:
+        raise BackendError("llama.cpp: empty prompt; nothing to condition the reply on")
+    if not reply:
+        raise BackendError("llama.cpp: the reply has no tokens")
+    evaluate(prefix)
+    values: list[float] = []
+    for i, tok in enumerate(reply):
+        values.append(log_softmax_at(last_logits(), int(tok)))
+        if i + 1 < len(reply):
+            evaluate([tok])
+    return prefix, reply, values

@@ -15,6 +15,12 @@ The dialect is learnt once per backend instance: the first structured request is
 structured requests wait for it); an HTTP 4xx/5xx whose text names the format (``response_format``,
 ``json_schema``, ``guided_json``, ``grammar``...) moves to the next dialect at once, without retries,
 and the dialect that answers is kept for every later request.
+
+Prompt logprobs (``continuation_logprobs``, see :mod:`.scoring`), ``prompt_logprobs=``:
+``chat`` sends the reply as a final assistant message with vLLM's ``prompt_logprobs=0`` and
+``continue_final_message`` (the server's own chat template); ``completions`` posts the messages as plain text
+(``system\n\nuser\n\n`` then the reply: no chat template) with ``echo`` + ``logprobs`` to ``/completions``;
+``auto`` tries chat, then completions; ``off`` reports the capability as missing.
 """
 
 from __future__ import annotations
@@ -137,6 +143,7 @@ class OpenAICompatBackend:
         headers: dict[str, str] | None = None,
         extra_body: dict[str, Any] | None = None,
         max_concurrency: int | None = None,
+        prompt_logprobs: str = "auto",
     ):
         base_url = base_url or os.environ.get("OPENAI_BASE_URL")
         if not base_url:
@@ -156,7 +163,11 @@ class OpenAICompatBackend:
         """The structured-output dialect in use (learnt from the server's first structured answer)."""
         self.dialect_confirmed = False
         self.extra_body = dict(extra_body or {})
-        self.capabilities = Capabilities(json_schema=True, logprobs=True, max_concurrency=max_concurrency)
+        if prompt_logprobs not in ("auto", "chat", "completions", "off"):
+            raise ValueError("prompt_logprobs must be auto, chat, completions or off")
+        self.prompt_logprobs_mode = prompt_logprobs
+        self.capabilities = Capabilities(json_schema=True, logprobs=True, max_concurrency=max_concurrency,
+                                         prompt_logprobs=prompt_logprobs != "off")
         hdrs = {"Content-Type": "application/json", **(headers or {})}
         if api_key:
             hdrs["Authorization"] = f"Bearer {api_key}"
@@ -274,6 +285,74 @@ class OpenAICompatBackend:
         if code in _RETRYABLE_STATUS or code >= 500:
             raise TransientError(f"{self.name}: HTTP {code}: {detail}")
         raise BackendError(f"{self.name}: HTTP {code} from {self.base_url}: {detail}")
+
+    async def _post_json(self, path: str, body: dict[str, Any]) -> tuple[HttpReply, Any]:
+        """POST ``body`` to ``path``; 429/5xx raise as for completions, a 4xx comes back with no data."""
+        resp = await self._post(body, path)
+        if resp.status_code == 429 or resp.status_code >= 500:
+            self._raise_for_status(resp)
+        try:
+            data = resp.json() if resp.status_code < 400 else None
+        except ValueError:
+            data = None
+        return resp, data
+
+    async def _reply_logprobs_chat(self, messages: list[dict[str, str]], continuation: str) -> Any:
+        from .scoring import ContinuationLogprob, LogprobsNotSupported, reply_from_prompt_logprobs
+
+        body = {"model": self.model_id, "messages": [*messages, {"role": "assistant", "content": continuation}],
+                "max_tokens": 1, "temperature": 0.0, "prompt_logprobs": 0, "add_generation_prompt": False,
+                "continue_final_message": True, **self.extra_body}
+        resp, data = await self._post_json("/chat/completions", body)
+        entries = None
+        if isinstance(data, dict):
+            choice = (data.get("choices") or [{}])[0]
+            entries = data.get("prompt_logprobs") or (choice.get("prompt_logprobs") if isinstance(choice, dict) else None)
+        if not entries:
+            raise LogprobsNotSupported(f"{self.name}: the chat endpoint returned no prompt_logprobs "
+                                       f"(HTTP {resp.status_code}: {resp.text[:200]})")
+        toks, vals, n_before = reply_from_prompt_logprobs(entries, continuation)
+        return ContinuationLogprob(token_logprobs=vals, tokens=toks, n_prompt_tokens=n_before,
+                                   method="vllm-prompt-logprobs")
+
+    async def _reply_logprobs_completions(self, messages: list[dict[str, str]], continuation: str) -> Any:
+        from .scoring import ContinuationLogprob, LogprobsNotSupported, reply_from_echo
+
+        prefix = "".join(f"{m.get('content', '')}\n\n" for m in messages)
+        prompt = prefix + continuation
+        body = {"model": self.model_id, "prompt": prompt, "max_tokens": 1, "temperature": 0.0, "echo": True,
+                "logprobs": 0, **self.extra_body}
+        resp, data = await self._post_json("/completions", body)
+        lp = None
+        if isinstance(data, dict):
+            choice = (data.get("choices") or [{}])[0]
+            lp = choice.get("logprobs") if isinstance(choice, dict) else None
+        if not lp:
+            raise LogprobsNotSupported(f"{self.name}: the completions endpoint returned no echoed logprobs "
+                                       f"(HTTP {resp.status_code}: {resp.text[:200]})")
+        toks, vals, n_before = reply_from_echo(lp, len(prefix), len(prompt))
+        return ContinuationLogprob(token_logprobs=vals, tokens=toks, n_prompt_tokens=n_before, method="completions-echo")
+
+    async def continuation_logprobs(self, messages: list[dict[str, str]], continuation: str) -> Any:
+        """Log-probability of ``continuation`` as the model's reply to ``messages`` (prompt logprobs)."""
+        from .scoring import LogprobsNotSupported
+
+        mode = self.prompt_logprobs_mode
+        if mode == "off":
+            raise LogprobsNotSupported(f"{self.name}: prompt logprobs are switched off (prompt_logprobs='off')")
+        ways = {"chat": self._reply_logprobs_chat, "completions": self._reply_logprobs_completions}
+        tried = [mode] if mode in ways else list(ways)
+        errors = []
+        for way in tried:
+            try:
+                res = await ways[way](messages, continuation)
+            except LogprobsNotSupported as exc:
+                errors.append(str(exc))
+                continue
+            self.prompt_logprobs_mode = way  # remember what works
+            return res
+        raise LogprobsNotSupported(f"{self.name} ({self.model_id} at {self.base_url}) cannot return the "
+                                   "log-probability of a given reply: " + "; ".join(errors))
 
     async def aclose(self) -> None:
         await self.transport.aclose()

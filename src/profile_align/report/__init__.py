@@ -13,6 +13,7 @@ from .document import FORMATS, MissingExtra, Report, WrittenReport, build_report
 from .plots import FIGURES, register_figure
 from .sections import SECTIONS, register_section
 from . import joint_section  # noqa: F401,E402  (registers the joint-effects section and figures)
+from . import section_later  # noqa: F401  (registers the logprob and selfguide sections)
 
 __all__ = [
     "write_report", "build_report", "Report", "WrittenReport", "FORMATS", "MissingExtra",
