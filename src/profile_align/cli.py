@@ -10,16 +10,38 @@ import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
+import click
 import typer
+from typer.core import TyperGroup
 from rich.console import Console
 from rich.table import Table
 
+from .cli_errors import EXIT_FAILURE_RATE
 from .cli_options import CacheOpt, ModelOpt, NoCacheOpt, OutOpt, RefreshOpt
 
 __all__ = ["app", "main"]
 
+class _ErrorMappingGroup(TyperGroup):
+    """The root command group: every error a command lets through becomes one message on stderr and the
+    exit code of :mod:`profile_align.cli_errors` (the one mapping; commands carry no try/except copies).
+    Applies to the console script and to ``CliRunner().invoke(app, ...)`` alike."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        from .cli_errors import handle
+
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, typer.Exit,
+                typer.Abort):
+            raise
+        except Exception as e:  # noqa: BLE001 - the one place errors become messages and exit codes
+            code = handle(e, lambda msg: err.print(msg, markup=False, highlight=False, soft_wrap=True))
+            raise typer.Exit(code) from None
+
+
 app = typer.Typer(
     name="profile-align",
+    cls=_ErrorMappingGroup,
     help=(
         "PROFILE: which factors (length, hallucination, coverage, ...) drive a judge's pairwise "
         "preferences, and do humans and models prefer for the same reasons.\n\n"
@@ -153,7 +175,7 @@ def factors(
     concurrency: Annotated[int, typer.Option("--concurrency", help="LLM requests in flight (the in-process model serves one at a time).")] = 4,
     run_dir: OutOpt = None,
     unieval: Annotated[Optional[str], typer.Option("--unieval", help="Real UniEval for fluency/coherence (MingZhong/unieval-sum or a local path; `unieval` extra). Default: UniEval's protocol on --model (a proxy).")] = None,
-    max_failure_rate: Annotated[float, typer.Option("--max-failure-rate", help="Exit with code 3 when the share of failed or unparseable LLM answers is above this.")] = 0.05,
+    max_failure_rate: Annotated[float, typer.Option("--max-failure-rate", help="Exit with code 4 when the share of failed or unparseable LLM answers is above this.")] = 0.05,
 ) -> None:
     """Compute factor values for every output text (once per distinct text) and write a factor table.
 
@@ -185,7 +207,7 @@ def factors(
             err.print(f"wrote {where}")
     if client is not None and res.failure_rate() > max_failure_rate:
         err.print(f"error: failure rate {res.failure_rate():.1%} is above --max-failure-rate {max_failure_rate:.1%}")
-        raise typer.Exit(3)
+        raise typer.Exit(EXIT_FAILURE_RATE)
 
 
 def _scores_table(res, title: str) -> Table:
@@ -367,17 +389,23 @@ def _mount_subapps() -> None:
 _mount_subapps()
 
 
-def main(argv: list[str] | None = None) -> None:
-    from .data.dataset import InvalidInputError
+def _version_callback(value: bool) -> None:
+    if value:
+        from . import __version__
 
-    try:
-        app(args=argv, standalone_mode=True)
-    except InvalidInputError as e:
-        err.print(f"error: {e}", markup=False)
-        sys.exit(2)
-    except (FileNotFoundError, KeyError, ValueError) as e:
-        err.print(f"error: {e}", markup=False)
-        sys.exit(2)
+        typer.echo(f"profile-align {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option(
+        "--version", callback=_version_callback, is_eager=True, help="Print the version and exit.")] = False) -> None:
+    pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console script (errors become messages and exit codes in :class:`_ErrorMappingGroup`)."""
+    app(args=argv, standalone_mode=True)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ def test_factors_with_a_degenerate_fake_model_fails_loudly(tmp_path):
     rd = tmp_path / "run"
     r = runner.invoke(app, ["factors", "summeval", "--limit", "1", "--model", "fake:json", "--run-dir", str(rd),
                             "--select", "n_facts,hallucination,fluency"])
-    assert r.exit_code == 3, r.output
+    assert r.exit_code == 4, r.output  # EXIT_FAILURE_RATE
     assert "failure rate" in r.output and "unieval_fluency" in r.output
     run = RunDir(rd)
     table = run.read_factors()

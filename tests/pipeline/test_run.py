@@ -124,7 +124,7 @@ def test_failures_over_threshold_and_cli_exit_codes(tmp_path):
     p = tmp_path / "bad.yaml"
     p.write_text(yaml.safe_dump(cfg))
     r = CliRunner().invoke(app, ["run", str(p), "--out", str(tmp_path / "r"), "--quiet"])
-    assert r.exit_code == 1, r.output
+    assert r.exit_code == 4, r.output  # EXIT_FAILURE_RATE
     m = json.loads((tmp_path / "r" / "manifest.json").read_text())
     assert m["failures"]["evaluation/pairwise_eval"] == {"requests": 6, "failed": 0, "parse_failed": 6}
     assert m["status"] == "partial" and "evaluation/pairwise_eval" in m["over_threshold"]

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "BackendError",
+    "BackendUnavailable",
     "RateLimitError",
     "TransientError",
     "RequestFailed",
@@ -28,6 +29,11 @@ class BackendError(Exception):
     """A backend call failed in a way that retrying will not fix (bad request, auth, missing model)."""
 
     retryable = False
+
+
+class BackendUnavailable(BackendError):
+    """The backend cannot be built on this machine: missing weights, package, API key or server URL.
+    The message says what is missing and how to fix it (the CLI exits with the missing-dependency code)."""
 
 
 class TransientError(BackendError):

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .base import BackendError, Capabilities, RateLimitError, Request, Response, TransientError, Usage
+from .base import BackendError, BackendUnavailable, Capabilities, RateLimitError, Request, Response, TransientError, Usage
 from .http import HttpReply, Transport, make_transport
 
 __all__ = ["OpenAICompatBackend", "DIALECTS"]
@@ -144,16 +144,18 @@ class OpenAICompatBackend:
         extra_body: dict[str, Any] | None = None,
         max_concurrency: int | None = None,
         prompt_logprobs: str = "auto",
+        api_key_env: str = "OPENAI_API_KEY",
     ):
         base_url = base_url or os.environ.get("OPENAI_BASE_URL")
         if not base_url:
-            raise BackendError(
+            raise BackendUnavailable(
                 f"no server URL for model {model!r}: use openai-compat:http://HOST:PORT/v1::{model} "
                 "or set OPENAI_BASE_URL"
             )
-        api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        api_key = api_key if api_key is not None else os.environ.get(api_key_env)
         if require_key and not api_key:
-            raise BackendError(f"{name}: no API key; set OPENAI_API_KEY (or pass api_key=...)")
+            raise BackendUnavailable(f"{name}: no API key; set {api_key_env} (export {api_key_env}=...) or choose "
+                                     "another --model (see `profile-align backends list`)")
         if json_mode not in _JSON_MODES:
             raise ValueError(f"json_mode must be one of {_JSON_MODES}")
         self.name = name

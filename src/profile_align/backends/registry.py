@@ -164,7 +164,7 @@ def _openrouter(rest: str, **options: Any) -> Backend:
     import os
 
     options.setdefault("base_url", "https://openrouter.ai/api/v1")
-    options.setdefault("api_key", os.environ.get("OPENROUTER_API_KEY"))
+    options.setdefault("api_key_env", "OPENROUTER_API_KEY")
     options.setdefault("require_key", True)
     return _lazy("openai_compat", "OpenAICompatBackend")(rest, name="openrouter", **options)
 

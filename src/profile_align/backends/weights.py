@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import BackendError
+from .base import BackendUnavailable
 from .cache import cache_dir
 
 __all__ = [
@@ -32,7 +32,7 @@ __all__ = [
 _CHUNK = 8 << 20
 
 
-class WeightsError(BackendError):
+class WeightsError(BackendUnavailable):
     """Model weights missing or corrupt; the message says how to fix it."""
 
 

@@ -3,6 +3,7 @@ silently falls back to a default. See docs/run.md for every field."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, Literal
 
@@ -10,7 +11,17 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 __all__ = ["RunConfig", "DatasetConfig", "SampleConfig", "JudgeConfig", "GenerationConfig", "EvaluationConfig",
-           "RewardModelConfig", "BackendConfig", "StatsConfig", "FactorsConfig", "load_config", "ConfigError"]
+           "RewardModelConfig", "BackendConfig", "StatsConfig", "FactorsConfig", "load_config", "ConfigError",
+           "apply_overrides", "check_data_source", "HUB_SOURCES"]
+
+# Where the data of a format can be read from the Hugging Face Hub (named in the error for a missing file).
+HUB_SOURCES: dict[str, str] = {
+    "tldr_axis": "hf:openai/summarize_from_feedback:axis",
+    "tldr_comparisons": "hf:openai/summarize_from_feedback:comparisons",
+    "webgpt": "hf:openai/webgpt_comparisons",
+    "shp": "hf:stanfordnlp/SHP-2",
+    "hh_rlhf": "hf:Anthropic/hh-rlhf",
+}
 
 
 class ConfigError(ValueError):
@@ -207,16 +218,84 @@ class RunConfig(_Strict):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 
-def load_config(source: str | Path | dict[str, Any] | RunConfig) -> RunConfig:
-    """A :class:`RunConfig` from a YAML file path, a dict or a RunConfig."""
+def apply_overrides(data: dict[str, Any], overrides: list[str] | None, where: str = "--set") -> dict[str, Any]:
+    """``KEY=VALUE`` overrides (``--set``): dotted keys into nested mappings, list items by index
+    (``judges.0.model=fake:json``); the value is read as YAML (``5``, ``true``, ``[a, b]``, ``null``)."""
+    out = copy.deepcopy(data)
+    for item in overrides or ():
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{where} {item!r}: expected KEY=VALUE, e.g. --set sample.examples=5")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{where} {item!r}: the value is not valid YAML: {e}") from None
+        parts = key.strip().split(".")
+        node: Any = out
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ConfigError(f"{where} {item!r}: {'.'.join(parts[:i]) or 'config'} has {len(node)} "
+                                      f"item(s); {part!r} is not an index of one")
+                if last:
+                    node[int(part)] = value
+                else:
+                    node = node[int(part)]
+            elif isinstance(node, dict):
+                if last:
+                    node[part] = value
+                else:
+                    node = node.setdefault(part, {})
+            else:
+                raise ConfigError(f"{where} {item!r}: {'.'.join(parts[:i])} is a value, not a section")
+    return out
+
+
+def _is_file_source(source: str) -> bool:
+    from ..data.loaders.shipped import canonical_name
+
+    return not source.startswith("hf:") and canonical_name(source) is None
+
+
+def _resolve_paths(cfg: RunConfig, base: Path) -> RunConfig:
+    """Relative input paths (``dataset.source``, ``backend.cache``) are read against the config's folder;
+    ``out_dir`` stays relative to the working directory (outputs go where the command runs)."""
+    src = cfg.dataset.source
+    if _is_file_source(src) and not Path(src).expanduser().is_absolute():
+        cfg.dataset.source = str(base / src)
+    if cfg.backend.cache and not Path(cfg.backend.cache).expanduser().is_absolute():
+        cfg.backend.cache = str(base / cfg.backend.cache)
+    return cfg
+
+
+def check_data_source(cfg: RunConfig, where: str = "config") -> None:
+    """A dataset file that does not exist is an error saying where it was looked for and how to get it."""
+    src = cfg.dataset.source
+    if not _is_file_source(src) or Path(src).expanduser().exists():
+        return
+    hub = HUB_SOURCES.get((cfg.dataset.format or "").replace("-", "_").lower())
+    how = (f"download it there, or read it from the Hugging Face Hub (needs pip install 'profile-align[hub]'): "
+           f"--set dataset.source={hub}" if hub else
+           "put the file there or set dataset.source (e.g. --set dataset.source=PATH); "
+           "`profile-align datasets` lists the shipped sets")
+    raise ConfigError(f"{where}: dataset.source {src}: no such file (relative paths are read against the "
+                      f"config's folder)\n{how}")
+
+
+def load_config(source: str | Path | dict[str, Any] | RunConfig, overrides: list[str] | None = None) -> RunConfig:
+    """A :class:`RunConfig` from a YAML file path, a dict or a RunConfig, with ``KEY=VALUE`` overrides.
+    Relative input paths of a YAML file are resolved against the file's folder."""
     if isinstance(source, RunConfig):
-        return source
-    where = "config"
+        if not overrides:
+            return source
+        source = source.model_dump(mode="json")
+    where, base = "config", None
     if isinstance(source, (str, Path)):
         p = Path(source)
         if not p.exists():
             raise ConfigError(f"config file not found: {p}")
-        where = str(p)
+        where, base = str(p), p.parent
         try:
             data = yaml.safe_load(p.read_text(encoding="utf-8"))
         except yaml.YAMLError as e:
@@ -225,11 +304,13 @@ def load_config(source: str | Path | dict[str, Any] | RunConfig) -> RunConfig:
         data = source
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping at the top level")
+    data = apply_overrides(data, overrides)
     try:
-        return RunConfig.model_validate(data)
+        cfg = RunConfig.model_validate(data)
     except ValidationError as e:
         lines = [f"{where}: invalid config"]
         for err in e.errors():
             loc = ".".join(str(x) for x in err["loc"])
             lines.append(f"  {loc}: {err['msg']}")
         raise ConfigError("\n".join(lines)) from None
+    return _resolve_paths(cfg, base) if base is not None else cfg

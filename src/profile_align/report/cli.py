@@ -26,17 +26,12 @@ def report(
     listed as omitted, with the reason."""
     from rich.console import Console
 
-    from .build import NotARunDirectory
-    from .document import FORMATS, MissingExtra, write_report
+    from .document import FORMATS, write_report
 
     err = Console(stderr=True)
     if fmt not in FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    try:
-        res = write_report(run_dir, output, fmt=fmt, figures_dir=figures)
-    except (FileNotFoundError, NotARunDirectory, MissingExtra) as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from None
+    res = write_report(run_dir, output, fmt=fmt, figures_dir=figures)  # errors: profile_align.cli_errors
     print(f"wrote {res.path} ({res.format}, {res.path.stat().st_size:,} bytes)")
     for name, p in res.figures.items():
         print(f"  figure {name}: {p}")
