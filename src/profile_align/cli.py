@@ -6,6 +6,7 @@ Run ``profile-align --help`` or ``profile-align COMMAND --help`` for every optio
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -154,6 +155,19 @@ def _write_frame(df, path: Path) -> None:
         raise typer.BadParameter(f"unsupported output format {suffix!r}: use .json, .csv or .parquet")
 
 
+def _json_safe(x):
+    """JSON without bare NaN/Infinity: non-finite numbers become null (numpy scalars become numbers)."""
+    if isinstance(x, dict):
+        return {str(k): _json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_safe(v) for v in x]
+    if hasattr(x, "item") and not isinstance(x, (str, bytes)):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
 def _fmt(x, nd=3) -> str:
     try:
         if x is None or x != x:
@@ -210,22 +224,47 @@ def factors(
         raise typer.Exit(EXIT_FAILURE_RATE)
 
 
-def _scores_table(res, title: str) -> Table:
+def _scores_table(res, title: str, *, with_ci: bool = True, ci: float = 0.95) -> Table:
+    """The score table; ``with_ci=False`` (``--n-boot 0``) leaves the CI column out. A factor with no
+    applicable pair has no rank and says why in its score cell."""
     from .taxonomy import REGISTRY
 
     df = res.to_frame().sort_values("rank")
+    cols = ["rank", "factor", "level 2", "level 3", "score", *([f"{ci:.0%} CI"] if with_ci else []), "C", "D",
+            "ties (f/j/both)", "missing", "n used"]
     t = Table(title=title)
-    for c in ("rank", "factor", "level 2", "level 3", "score", "95% CI", "C", "D", "ties (f/j/both)", "missing", "n used"):
+    for c in cols:
         t.add_column(c, justify="left" if c in ("factor", "level 2", "level 3") else "right")
     for r in df.itertuples():
         fac = REGISTRY.get(r.factor) if r.factor in REGISTRY else None
-        ci = "no applicable pairs" if r.score != r.score else "—" if r.ci_low != r.ci_low else \
-            f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]"
-        t.add_row(str(int(r.rank)) if r.rank == r.rank else "-", fac.label if fac else r.factor,
-                  fac.level2 if fac else "-", fac.level3.value if fac else "-", _fmt(float(r.score)), ci,
+        scored = r.score == r.score
+        score_cell = _fmt(float(r.score)) if scored else "no applicable pairs"
+        ci_cell = [f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]" if scored and r.ci_low == r.ci_low else "—"] if with_ci else []
+        t.add_row(str(int(r.rank)) if scored and r.rank == r.rank else "-", fac.label if fac else r.factor,
+                  fac.level2 if fac else "-", fac.level3.value if fac else "-", score_cell, *ci_cell,
                   str(r.concordant), str(r.discordant), f"{r.factor_ties}/{r.judge_ties}/{r.both_ties}",
                   str(r.missing), str(r.n_used))
     return t
+
+
+def _check_table_matches(table, ds, path: Path) -> None:
+    """A factor table from another data set (no output of ``ds`` in it, same id and text) is an error with
+    the counts; a partial match is reported."""
+    from .data.model import text_hash
+
+    hashes = table.values["text_hash"] if "text_hash" in table.values.columns else None
+    matched = 0
+    for o in ds.outputs:
+        if o.id in table.values.index and (hashes is None or str(hashes.get(o.id)) == text_hash(o.text)):
+            matched += 1
+    n = len(ds.outputs)
+    if matched == 0:
+        raise ValueError(f"{path}: 0 of {n} outputs of {ds.name} matched the factor table ({len(table)} rows): "
+                         "it was computed for another data set (or other options); rerun `profile-align factors` "
+                         "on this data with the same --format/--limit/--sample options")
+    if matched < n:
+        err.print(f"warning: {n - matched} of {n} outputs of {ds.name} are not in {path}: their pairs count "
+                  "as missing", markup=False, highlight=False)
 
 
 @app.command()
@@ -254,6 +293,8 @@ def score(
                skipped_to=_skipped_rows_path(output, None), judges=judges, group_by=group_by,
                keep_ties=keep_human_ties)
     table = FactorTable.load(factors_file) if factors_file else None
+    if table is not None:
+        _check_table_matches(table, ds, factors_file)
     names = _select(select)
     if table is not None and names is None:
         names = table.factor_names
@@ -271,8 +312,10 @@ def score(
                         name=name)
     n_pairs = len(ds.preferences_of(judge))
     out.print(_scores_table(res, f"factor scores of judge '{res.judge}' on {ds.name}: {n_pairs} pairs, "
-                                 f"{len(ds.examples)} examples, {int(ci * 100)}% CI by example bootstrap "
-                                 f"(B={n_boot}, seed {seed})\ntie policy {res.policy.label} ({why})"))
+                                 f"{len(ds.examples)} examples, "
+                                 + (f"{int(ci * 100)}% CI by example bootstrap (B={n_boot}, seed {seed})" if n_boot
+                                    else "no CI (--n-boot 0)") + f"\ntie policy {res.policy.label} ({why})",
+                            with_ci=n_boot > 0, ci=ci))
     out.print(ds.cluster_note(), markup=False, highlight=False)
     if output:
         if output.suffix.lower() == ".json":
@@ -297,6 +340,16 @@ def align_cmd(
     from .stats import FactorScoreResult, align, compare_judges
 
     a, b = FactorScoreResult.load_json(scores_a), FactorScoreResult.load_json(scores_b)
+    shared = set(map(str, a.example_ids)) & set(map(str, b.example_ids))
+    if not shared:
+        raise ValueError(f"{scores_a} and {scores_b} share no example: 0 of {a.n_examples} examples of "
+                         f"'{a.judge}' and 0 of {b.n_examples} of '{b.judge}' match; score the same data set")
+    common = [f for f in a.factor_names if f in set(b.factor_names)]
+    if not common:
+        raise ValueError(f"{scores_a} and {scores_b} score no factor in common ({len(a.factor_names)} and "
+                         f"{len(b.factor_names)} factors); score both with the same --select")
+    if a.judge == b.judge:  # two files with the same judge name: tell them apart by their file names
+        a.judge, b.judge = f"{a.judge} ({scores_a.stem})", f"{b.judge} ({scores_b.stem})"
     res = align(a, b)
     t = Table(title=f"alignment of '{a.judge}' and '{b.judge}' over {res.n_factors} factors",
               caption=f"tie policies: {a.judge} {a.policy.label}; {b.judge} {b.policy.label}")
@@ -304,22 +357,25 @@ def align_cmd(
         t.add_column(c, justify="right")
     for name, v, p in (("Kendall tau", res.kendall_tau, res.kendall_p), ("Spearman rho", res.spearman_rho, res.spearman_p),
                        ("Pearson r", res.pearson_r, res.pearson_p)):
-        t.add_row(name, _fmt(v), "-" if p != p else f"{p:.3g}")
+        t.add_row(name, _fmt(v) if v == v else "undefined", "-" if p != p else f"{p:.3g}")
     out.print(t)
+    if res.note:
+        out.print(f"alignment {res.note}", markup=False, highlight=False)
     payload = {"alignment": res.to_dict()}
     if test:
         diff = compare_judges(a, b, n_boot=n_boot, seed=seed)
         df = diff.to_frame()
-        t2 = Table(title=f"per-factor difference {a.judge} - {b.judge} (paired bootstrap over examples, B={n_boot})")
+        t2 = Table(title=f"per-factor difference {a.judge} - {b.judge} (paired bootstrap over examples, B={n_boot})",
+                   caption="* = significant at 0.05 after Holm adjustment over the factors")
         for c in ("factor", a.judge, b.judge, "diff", "95% CI", "p", "p (Holm)", "sig."):
             t2.add_column(c, justify="left" if c == "factor" else "right")
         for r in df.itertuples():
             t2.add_row(r.factor, _fmt(r.score_a), _fmt(r.score_b), _fmt(r.diff), f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]",
-                       f"{r.p_value:.3g}", f"{r.p_holm:.3g}", "*" if r.significant else "")
+                       f"{r.p_value:.3g}", f"{r.p_holm:.3g}", "*" if r.significant_holm else "")
         out.print(t2)
         payload["differences"] = json.loads(df.to_json(orient="records"))
     if output:
-        output.write_text(json.dumps(payload, indent=2, default=float))
+        output.write_text(json.dumps(_json_safe(payload), indent=2, allow_nan=False))
         err.print(f"wrote {output}")
 
 

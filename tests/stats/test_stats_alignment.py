@@ -58,9 +58,11 @@ def test_align_accepts_results_series_and_factor_subset():
 def test_align_too_few_factors_is_nan_with_note():
     res = align({"a": 1.0, "b": 2.0, "c": float("nan")}, {"a": 3.0, "b": 1.0, "c": 0.0})
     assert res.n_factors == 2 and math.isnan(res.kendall_tau) and math.isnan(res.pearson_p)
-    assert "2 common" in res.note
-    const = align({"a": 1.0, "b": 1.0, "c": 1.0}, {"a": 3.0, "b": 1.0, "c": 0.0})
-    assert math.isnan(const.spearman_rho) and const.note
+    assert res.note == "undefined: only 2 factor(s) scored by both judges, need at least 3 (no score for both: c)"
+    const = align(pd.Series({"a": 1.0, "b": 1.0, "c": 1.0}, name="h"), {"a": 3.0, "b": 1.0, "c": 0.0})
+    assert math.isnan(const.spearman_rho)
+    assert const.note == ("undefined: the factor scores of h are all equal (+1.000 over 3 factors), "
+                          "so they have no ranking")
 
 
 # ---------------------------------------------------------------- agreement

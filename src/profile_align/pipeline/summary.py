@@ -49,7 +49,10 @@ def judges_table(result: Any) -> Table:
             agree += f"; first order only {first:.1%}"  # the paper's single-order protocol
         req = j.n_requests
         setting = r.kind if j.setting in (r.kind, None) or r.kind == "human" else f"{r.kind} ({j.setting})"
-        t.add_row(r.judge, setting, str(len(j.preferences)), f"{_f(r.kendall_tau)} ({_p(r.kendall_p)})",
+        note = getattr(r, "note", "")
+        tau = f"{_f(r.kendall_tau)} ({_p(r.kendall_p)})" if r.kendall_tau == r.kendall_tau else \
+            (str(note) if isinstance(note, str) and note else "undefined")  # why the number is missing
+        t.add_row(r.judge, setting, str(len(j.preferences)), tau,
                   f"{_f(r.spearman_rho)} ({_p(r.spearman_p)})", f"{_f(r.pearson_r)} ({_p(r.pearson_p)})",
                   agree, f"{j.n_failed}/{req}" if req else "-")
     return t

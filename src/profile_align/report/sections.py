@@ -349,14 +349,14 @@ def sec_alignment(run: RunData) -> list[Block]:
 
 
 @register_section("differences", "Human vs model, factor by factor",
-                  "Judge minus human factor score with a bootstrap CI. * p < 0.05; ** significant after Holm "
-                  "adjustment over the factors.")
+                  "Judge minus human factor score with a bootstrap CI. * = significant at 0.05 after Holm "
+                  "adjustment over the factors (the same mark in the terminal, tables and figures).")
 def sec_differences(run: RunData) -> list[Block]:
     d = differences(run)
     _need(d if not d.empty else None, "tables/differences")
     rows = []
     for r in d.itertuples(index=False):
-        mark = "**" if (not np.isnan(r.p_holm) and r.p_holm < 0.05) else ("*" if (not np.isnan(r.p_value) and r.p_value < 0.05) else "")
+        mark = "*" if r.significant else ""  # Holm-adjusted (report.derive.differences)
         ci = "—" if np.isnan(r.ci_low) else f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}]"
         rows.append([r.judge, factor_label(r.factor), fmt_score(r.score_human), fmt_score(r.score_judge),
                      fmt_score(r.diff) + (" " + mark if mark else ""), ci, fmt_p(r.p_value), fmt_p(r.p_holm)])

@@ -104,11 +104,16 @@ def align(a: ScoresLike, b: ScoresLike, factors: Sequence[str] | None = None) ->
     y = np.array([mb[f] for f in common], dtype=np.float64)
     nan = float("nan")
     if len(common) < 3:
-        note = f"only {len(common)} common factor(s) with scores; need at least 3"
+        note = f"undefined: only {len(common)} factor(s) scored by both judges, need at least 3"
+        unscored = [f for f in candidates if f not in common]
+        if unscored:
+            note += f" (no score for both: {', '.join(unscored[:6])}{', ...' if len(unscored) > 6 else ''})"
         return AlignmentResult(nan, nan, nan, nan, nan, nan, len(common), tuple(common), name_a, name_b, note)
     note = ""
-    if np.all(x == x[0]) or np.all(y == y[0]):
-        note = "constant factor scores: correlations undefined"
+    constant = [(n or side) for n, side, v in ((name_a, "judge A", x), (name_b, "judge B", y)) if np.all(v == v[0])]
+    if constant:
+        note = (f"undefined: the factor scores of {' and '.join(constant)} are all equal "
+                f"({x[0] if np.all(x == x[0]) else y[0]:+.3f} over {len(common)} factors), so they have no ranking")
         return AlignmentResult(nan, nan, nan, nan, nan, nan, len(common), tuple(common), name_a, name_b, note)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
