@@ -30,6 +30,7 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
         set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config value, KEY=VALUE with a dotted key (repeatable), e.g. --set sample.examples=5 --set judges.0.model=openai:gpt-4o-mini. The value is read as YAML.")] = None,
         limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Use at most N examples (sets sample.examples to N, or keeps a smaller one): try a config small first.")] = None,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Call no model: print the LLM requests per model and prompt type, estimated prompt/completion tokens, time and cost (docs/run.md), then exit.")] = False,
     ) -> None:
         """Run PROFILE end to end: human vs model judges (generation / evaluation settings, reward models),
         factors for every text, factor scores, alignment, agreement; writes a run directory.
@@ -55,6 +56,13 @@ def register(app: typer.Typer) -> None:
             n = cfg.sample.examples
             cfg = load_config(cfg, [f"sample.examples={limit if n is None else min(n, limit)}"])
         check_data_source(cfg, str(config))
+        if dry_run:
+            from ..cli import out as stdout
+            from .estimate import estimate_run
+
+            for line in estimate_run(cfg).lines():
+                stdout.print(line, markup=False, highlight=False, soft_wrap=True)
+            return
         target = resolve_out_dir(cfg, out)
         existed = target.exists()
         try:
