@@ -13,6 +13,7 @@ code  meaning
 4     the failure rate of LLM answers is above ``--max-failure-rate`` / ``max_failure_rate``
 5     a missing dependency: model weights, an optional extra, an API key or a server URL
 6     a backend or network failure: the server is unreachable, a request failed for good
+7     stopped at ``--max-requests`` / ``--max-cost`` (the answers so far are cached: rerun to resume)
 ====  =====================================================================================
 
 Set ``PROFILE_ALIGN_DEBUG=1`` to get the Python traceback of an unexpected error.
@@ -26,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = ["EXIT_OK", "EXIT_CHECK_FAILED", "EXIT_BAD_INPUT", "EXIT_STRICT", "EXIT_FAILURE_RATE",
-           "EXIT_MISSING_DEPENDENCY", "EXIT_BACKEND", "EXIT_CODES", "ErrorRule", "classify", "handle"]
+           "EXIT_MISSING_DEPENDENCY", "EXIT_BACKEND", "EXIT_BUDGET", "EXIT_CODES", "ErrorRule", "classify", "handle"]
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -35,6 +36,7 @@ EXIT_STRICT = 3
 EXIT_FAILURE_RATE = 4
 EXIT_MISSING_DEPENDENCY = 5
 EXIT_BACKEND = 6
+EXIT_BUDGET = 7
 
 EXIT_CODES: dict[int, str] = {
     EXIT_OK: "success",
@@ -44,6 +46,7 @@ EXIT_CODES: dict[int, str] = {
     EXIT_FAILURE_RATE: "the failure rate of LLM answers is above --max-failure-rate / max_failure_rate",
     EXIT_MISSING_DEPENDENCY: "a missing dependency: model weights, an optional extra, an API key or a server URL",
     EXIT_BACKEND: "a backend or network failure: server unreachable, request failed after its retries",
+    EXIT_BUDGET: "stopped at --max-requests / --max-cost (answers so far are cached: rerun to resume)",
 }
 
 
@@ -80,6 +83,7 @@ def _import_hint(exc: BaseException) -> str | None:
 
 # First match wins: the specific types come before their base classes.
 RULES: tuple[ErrorRule, ...] = (
+    ErrorRule("profile_align.backends.budget:BudgetExceeded", EXIT_BUDGET),
     ErrorRule("profile_align.backends.base:BackendUnavailable", EXIT_MISSING_DEPENDENCY),
     ErrorRule("profile_align.data.loaders.hub:HubUnavailableError", EXIT_MISSING_DEPENDENCY),
     ErrorRule("profile_align.report.document:MissingExtra", EXIT_MISSING_DEPENDENCY),

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from .accounting import Accounting, Prices
+from .budget import Budget
 from .base import Backend, BackendError, Request, RequestFailed, Response, TransientError, is_scoring_request
 from .cache import Cache, CacheMode, cache_key
 from .parsing import ParseError, extract_json, parse_model
@@ -79,6 +80,7 @@ class Client:
         calls: CallLog | None = None,
         model_label: str | None = None,
         stage: str = "",
+        budget: Budget | None = None,
     ):
         self.backend: Backend = get_backend(backend, **(backend_options or {})) if isinstance(backend, str) else backend
         self.cache = cache if isinstance(cache, Cache) else Cache(cache, mode=cache_mode)
@@ -95,6 +97,8 @@ class Client:
                                           else f"{self.backend.name}:{self.backend.model_id}")
         """The model string of the call records and answers tables."""
         self.stage = stage
+        self.budget = budget
+        """Shared spending limit (``--max-requests`` / ``--max-cost``); None: no limit."""
         """Stage of requests that name none (``Request.stage`` and ``map(stage=)`` win)."""
         self.progress = progress
         self.console = console
@@ -262,6 +266,8 @@ class Client:
             resp.prompt_type = request.prompt_type
             await self._record_only(request, key, stage, resp, cached=True)
             return resp
+        if self.budget is not None:
+            self.budget.take()  # BudgetExceeded stops the run cleanly: answers so far are in the cache
         fut: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
         self._inflight[key] = fut
         try:
@@ -281,6 +287,8 @@ class Client:
                     raise failure from exc
             resp = self._finish(request, resp)
             rec = self._record(request, key, stage, resp, cached=False)
+            if self.budget is not None:
+                self.budget.spend(rec.cost_usd)
             self._keep(rec, resp)  # in memory first: an answer paid for is counted even if the run dies now
             await self.cache.aput(key, payload, request, resp, counter[0], rec)  # committed before anyone sees it
             fut.set_result(resp)

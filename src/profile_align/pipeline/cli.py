@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Annotated, Optional
@@ -18,7 +19,16 @@ _WORK_FILES = ("answers.parquet", "factors.parquet", "dataset.parquet")
 
 
 def _did_work(path: Path) -> bool:
-    return any((path / f).exists() for f in _WORK_FILES)
+    """Whether a failed run left anything worth keeping: tables, or any LLM call (its answer is in the
+    run's cache, and a rerun resumes from it)."""
+    if any((path / f).exists() for f in _WORK_FILES):
+        return True
+    try:
+        usage = json.loads((path / "usage.json").read_text())
+    except (OSError, ValueError):
+        return False
+    total = usage.get("total") or {}
+    return bool(total.get("requests") or total.get("calls"))
 
 
 def register(app: typer.Typer) -> None:
@@ -30,6 +40,8 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
         set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config value, KEY=VALUE with a dotted key (repeatable), e.g. --set sample.examples=5 --set judges.0.model=openai:gpt-4o-mini. The value is read as YAML.")] = None,
         limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Use at most N examples (sets sample.examples to N, or keeps a smaller one): try a config small first.")] = None,
+        max_requests: Annotated[Optional[int], typer.Option("--max-requests", min=0, help="Stop cleanly after N new LLM requests (cache hits are free); rerun to resume. Exit code 7 when reached.")] = None,
+        max_cost: Annotated[Optional[float], typer.Option("--max-cost", min=0, help="Stop cleanly once this many USD were spent (price table); rerun to resume. Exit code 7 when reached.")] = None,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Call no model: print the LLM requests per model and prompt type, estimated prompt/completion tokens, time and cost (docs/run.md), then exit.")] = False,
     ) -> None:
         """Run PROFILE end to end: human vs model judges (generation / evaluation settings, reward models),
@@ -51,6 +63,8 @@ def register(app: typer.Typer) -> None:
         from .run import resolve_out_dir, run
 
         overrides = list(set_ or [])
+        overrides += [f"backend.max_requests={max_requests}"] if max_requests is not None else []
+        overrides += [f"backend.max_cost_usd={max_cost}"] if max_cost is not None else []
         cfg = load_config(config, overrides)
         if limit is not None:
             n = cfg.sample.examples

@@ -152,6 +152,8 @@ class BackendConfig(_Strict):
     top_p: float = 0.9
     max_tokens: int = 1024
     seed: int | None = 0
+    max_requests: int | None = Field(None, ge=0, description="stop cleanly after N new LLM requests (resumable)")
+    max_cost_usd: float | None = Field(None, ge=0, description="stop cleanly once this much was spent (resumable)")
 
 
 class FactorsConfig(_Strict):

@@ -32,6 +32,10 @@ class ClientPool:
         self.cfg, self.cache, self.accounting, self.progress = cfg, cache, accounting, progress
         self.backends = dict(backends or {})
         self.clients: dict[str, Client] = {}
+        from ..backends.budget import Budget
+
+        b = cfg.backend
+        self.budget = Budget(b.max_requests, b.max_cost_usd)  # one limit over every client of the run
 
     def get(self, model: str, options: dict[str, Any] | None = None) -> Client:
         if model not in self.clients:
@@ -40,7 +44,8 @@ class ClientPool:
                                               concurrency=b.concurrency, timeout_s=b.timeout_s,
                                               max_retries=b.max_retries, accounting=self.accounting,
                                               progress=self.progress, backend_options=options or None,
-                                              model_label=model)  # the model string of the call records
+                                              model_label=model,  # the model string of the call records
+                                              budget=self.budget if self.budget.active else None)
         return self.clients[model]
 
     def close(self) -> None:
