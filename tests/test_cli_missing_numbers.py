@@ -46,3 +46,19 @@ def test_score_files_without_common_examples_are_refused(tmp_path):
     assert invoke("score", "hh-rlhf", "--select", "length", "--n-boot", "0", "-o", b).exit_code == 0
     res = invoke("align", a, b)
     assert res.exit_code == EXIT_BAD_INPUT and "share no example: 0 of 20 examples" in res.output
+
+
+def test_plain_reading_is_the_concordant_share_of_decisive_pairs():
+    from profile_align.report.findings import plain_reading
+
+    # C=56, D=44: tau_14 over decisive pairs only would be +0.12; the share is 56 / 100
+    assert plain_reading("length", 0.11, 56, 44) == \
+        "+0.11: in decisive pairs the text with more length is preferred 56% of the time (of 100)"
+    assert plain_reading("length", float("nan"), 0, 0).startswith("no decisive pair")
+
+
+def test_score_prints_a_reading_per_factor():
+    res = invoke("score", "summeval", "--select", "length", "--n-boot", "0")
+    # summeval human, length: C=984, D=1018 (hand count from the table) -> 49%
+    assert "length: -0.02: in decisive pairs the text with more length is preferred 49% of the time (of 2,002)" \
+        in res.output

@@ -247,6 +247,18 @@ def _scores_table(res, title: str, *, with_ci: bool = True, ci: float = 0.95) ->
     return t
 
 
+def _readings(res) -> list[str]:
+    """One plain-language line per factor, in rank order (report.findings.plain_reading)."""
+    from .report.findings import plain_reading
+    from .taxonomy import REGISTRY
+
+    lines = []
+    for r in res.to_frame().sort_values("rank").itertuples():
+        label = REGISTRY.get(r.factor).label if r.factor in REGISTRY else r.factor
+        lines.append(f"  {label}: {plain_reading(label, float(r.score), r.concordant, r.discordant)}")
+    return lines
+
+
 def _check_table_matches(table, ds, path: Path) -> None:
     """A factor table from another data set (no output of ``ds`` in it, same id and text) is an error with
     the counts; a partial match is reported."""
@@ -317,6 +329,8 @@ def score(
                                     else "no CI (--n-boot 0)") + f"\ntie policy {res.policy.label} ({why})",
                             with_ci=n_boot > 0, ci=ci))
     out.print(ds.cluster_note(), markup=False, highlight=False)
+    for line in _readings(res):
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
     if output:
         if output.suffix.lower() == ".json":
             output.parent.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,8 @@ from profile_align.rundir import RunDir
 
 from .domparse import census
 
-ALL_SECTIONS = ["run", "overview", "scores", "alignment", "differences", "failures", "rankings", "gen_eval", "bias",
+ALL_SECTIONS = ["findings", "run", "overview", "scores", "alignment", "differences", "failures", "rankings", "gen_eval",
+                "bias",
                 "correlation", "extraction", "validation", "examples", "exp-guide", "exp-improve", "exp-generalize",
                 "exp-paradox", "joint", "logprob", "selfguide"]
 

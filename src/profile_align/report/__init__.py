@@ -14,6 +14,7 @@ from .plots import FIGURES, register_figure
 from .sections import SECTIONS, register_section
 from . import joint_section  # noqa: F401,E402  (registers the joint-effects section and figures)
 from . import section_later  # noqa: F401  (registers the logprob and selfguide sections)
+from . import findings  # noqa: E402,F401 - registers the "Key findings" section (first in the report)
 
 __all__ = [
     "write_report", "build_report", "Report", "WrittenReport", "FORMATS", "MissingExtra",

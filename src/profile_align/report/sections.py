@@ -84,7 +84,8 @@ class SectionBuild:
 
 
 # The order of the report; sections registered by others come after these.
-ORDER = ("run", "overview", "scores", "alignment", "differences", "failures", "rankings", "gen_eval", "bias", "correlation",
+ORDER = ("findings", "run", "overview", "scores", "alignment", "differences", "failures", "rankings", "gen_eval", "bias",
+         "correlation",
          "extraction", "validation", "examples", "experiments")
 
 
