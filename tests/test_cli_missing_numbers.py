@@ -62,3 +62,13 @@ def test_score_prints_a_reading_per_factor():
     # summeval human, length: C=984, D=1018 (hand count from the table) -> 49%
     assert "length: -0.02: in decisive pairs the text with more length is preferred 49% of the time (of 2,002)" \
         in res.output
+
+
+def test_a_factor_without_variation_is_marked_and_not_ranked(tmp_path):
+    p = tmp_path / "p.csv"
+    p.write_text("prompt,r1,r2,winner\nq1,aa bb,cc dd,a\nq2,ee ff,gg hh,b\nq3,ii jj,kk ll,a\n")
+    res = invoke("score", p, "--format", "generic", "--map", "input=prompt,output_a=r1,output_b=r2,preferred=winner",
+                 "--select", "length", "--n-boot", "0")
+    assert res.exit_code == 0, res.output
+    row = next(line for line in res.output.splitlines() if "no variation" in line)
+    assert row.split("│")[1].strip() == "-"  # no rank

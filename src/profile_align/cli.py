@@ -237,8 +237,10 @@ def _scores_table(res, title: str, *, with_ci: bool = True, ci: float = 0.95) ->
         t.add_column(c, justify="left" if c in ("factor", "level 2", "level 3") else "right")
     for r in df.itertuples():
         fac = REGISTRY.get(r.factor) if r.factor in REGISTRY else None
-        scored = r.score == r.score
-        score_cell = _fmt(float(r.score)) if scored else "no applicable pairs"
+        flat = r.concordant + r.discordant == 0 and r.n_used > 0 and r.factor_ties >= r.n_used  # no variation
+        scored = r.score == r.score and not flat
+        score_cell = _fmt(float(r.score)) if scored else ("no variation (equal in every pair)" if flat
+                                                          else "no applicable pairs")
         ci_cell = [f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]" if scored and r.ci_low == r.ci_low else "—"] if with_ci else []
         t.add_row(str(int(r.rank)) if scored and r.rank == r.rank else "-", fac.label if fac else r.factor,
                   fac.level2 if fac else "-", fac.level3.value if fac else "-", score_cell, *ci_cell,

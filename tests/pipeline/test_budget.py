@@ -46,3 +46,14 @@ def test_run_stops_at_max_requests_and_resumes(tmp_path):
     assert m["status"] == "complete"
     assert m["judges"][0]["n_pairs"] == 3
     assert (m["usage"]["cached"], m["usage"]["new_requests"]) == (2, 4)  # nothing paid twice
+
+
+def test_no_factors_section_warns_before_starting(tmp_path):
+    cfg = {k: v for k, v in CONFIG.items() if k != "factors"}
+    cfg["dataset"] = {"source": "summeval", "task": "summarization"}
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    res = CliRunner().invoke(app, ["run", str(p), "--out", str(tmp_path / "r"), "--quiet", "--max-requests", "0"])
+    assert res.exit_code == EXIT_BUDGET, res.output
+    assert "no `factors:` in the config" in res.output and "LLM factors" in res.output
+    assert "--dry-run" in res.output

@@ -70,6 +70,16 @@ def register(app: typer.Typer) -> None:
             n = cfg.sample.examples
             cfg = load_config(cfg, [f"sample.examples={limit if n is None else min(n, limit)}"])
         check_data_source(cfg, str(config))
+        if cfg.factors.names is None and cfg.factor_model and not dry_run:
+            from ..cli import err
+            from ..taxonomy import REGISTRY, factors_for_task
+
+            task = cfg.dataset.task
+            llm = [f.name for f in factors_for_task(task)] if task else []
+            llm = [n for n in llm if not REGISTRY.get(n).computable_without_model]
+            err.print(f"note: no `factors:` in the config: the task's full factor set is extracted with "
+                      f"{cfg.factor_model}{f' ({len(llm)} LLM factors)' if llm else ''}, one or more LLM requests "
+                      "per text and factor; `--dry-run` counts them first", markup=False, highlight=False)
         if dry_run:
             from ..cli import out as stdout
             from .estimate import estimate_run
