@@ -189,6 +189,7 @@ def factors(
     concurrency: Annotated[int, typer.Option("--concurrency", help="LLM requests in flight (the in-process model serves one at a time).")] = 4,
     run_dir: OutOpt = None,
     unieval: Annotated[Optional[str], typer.Option("--unieval", help="Real UniEval for fluency/coherence (MingZhong/unieval-sum or a local path; `unieval` extra). Default: UniEval's protocol on --model (a proxy).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Call no model, write nothing: print the LLM requests per prompt type, estimated tokens, time and cost (docs/run.md).")] = False,
     max_failure_rate: Annotated[float, typer.Option("--max-failure-rate", help="Exit with code 4 when the share of failed or unparseable LLM answers is above this.")] = 0.05,
 ) -> None:
     """Compute factor values for every output text (once per distinct text) and write a factor table.
@@ -203,6 +204,9 @@ def factors(
 
     ds = _load(data, fmt, task, domain, aspect, map, skip_invalid, limit, sample, seed, label_map=label_map,
                skipped_to=_skipped_rows_path(output, run_dir))
+    if dry_run:
+        _factors_dry_run(ds, _select(select), model, concurrency, unieval)
+        return
     client = build_client(model, cache=cache, refresh=refresh, no_cache=no_cache, concurrency=concurrency,
                           run_dir=run_dir)
     try:
@@ -222,6 +226,26 @@ def factors(
     if client is not None and res.failure_rate() > max_failure_rate:
         err.print(f"error: failure rate {res.failure_rate():.1%} is above --max-failure-rate {max_failure_rate:.1%}")
         raise typer.Exit(EXIT_FAILURE_RATE)
+
+
+def _factors_dry_run(ds, names, model, concurrency: int, unieval) -> None:
+    """``factors --dry-run``: extraction against the counting stand-in backend, no cache, no files."""
+    from .backends import make_client
+    from .factors.engine import extract_factors
+    from .pipeline.estimate import counting_backend, summarize
+
+    if model is None:
+        out.print("dry run: no --model, so only rule factors are computed: 0 LLM requests, no cost")
+        return
+    counts: dict = {}
+    client = make_client(counting_backend(model, counts), cache_mode="off", progress=False,
+                         concurrency=concurrency, model_label=model)
+    try:
+        extract_factors(ds, names, client=client, unieval=unieval)
+    finally:
+        client.close()
+    for line in summarize(counts, concurrency, []).lines():
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def _scores_table(res, title: str, *, with_ci: bool = True, ci: float = 0.95) -> Table:

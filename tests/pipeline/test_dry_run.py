@@ -29,3 +29,19 @@ def test_dry_run_counts_the_requests_and_calls_nothing(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     assert "total: 20 LLM requests" in res.output and "no model was called" in res.output
     assert not (tmp_path / "out").exists()
+
+
+def test_factors_dry_run_counts_one_request_per_text_and_factor(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, ["factors", "summeval", "--limit", "1", "--model", "openai:gpt-4o-mini",
+                                   "--select", "length,intent_alignment", "--dry-run"])
+    assert res.exit_code == 0, res.output
+    # summeval's first article has 16 system summaries, 15 distinct texts after merging identical ones:
+    # intent alignment is one response-level request per distinct text
+    from profile_align.data.loaders import load_dataset
+
+    n_texts = len({o.text for o in load_dataset("summeval", limit=1).outputs})
+    line = next(x for x in res.output.splitlines() if x.startswith("openai:gpt-4o-mini") and "intent_alignment" in x)
+    assert int(line.split()[2]) == n_texts
+    assert "no model was called" in res.output and not list(tmp_path.iterdir())  # nothing written

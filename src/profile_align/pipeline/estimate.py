@@ -29,7 +29,7 @@ from typing import Any
 
 from .config import RunConfig, load_config
 
-__all__ = ["RequestEstimate", "RunEstimate", "estimate_run", "LOCAL_PROMPT_TOK_S", "LOCAL_GEN_TOK_S", "API_LATENCY_S"]
+__all__ = ["RequestEstimate", "RunEstimate", "estimate_run", "counting_backend", "summarize", "LOCAL_PROMPT_TOK_S", "LOCAL_GEN_TOK_S", "API_LATENCY_S"]
 
 LOCAL_PROMPT_TOK_S = 80.0   # prompt processing, Qwen2.5-Coder-1.5B Q4_K_M, llama.cpp, 2 cores (demo measurement)
 LOCAL_GEN_TOK_S = 11.0      # generation, same setting
@@ -68,7 +68,7 @@ class RunEstimate:
         return out + [f"note: {n}" for n in self.notes]
 
 
-def _counting_backend(model: str, counts: dict[tuple[str, str], RequestEstimate]) -> Any:
+def counting_backend(model: str, counts: dict[tuple[str, str], RequestEstimate]) -> Any:
     from ..backends.fake import FakeBackend, FakeReply, example_from_schema
 
     serial = itertools.count()
@@ -99,8 +99,6 @@ def _counting_backend(model: str, counts: dict[tuple[str, str], RequestEstimate]
 
 def estimate_run(config: RunConfig | str | Path, overrides: list[str] | None = None) -> RunEstimate:
     """Count the requests a run of ``config`` would send, and estimate tokens, time and cost."""
-    from ..backends.accounting import Prices
-    from ..backends.registry import split_model_string
     from .run import run
 
     cfg = load_config(config, overrides)
@@ -112,10 +110,19 @@ def estimate_run(config: RunConfig | str | Path, overrides: list[str] | None = N
                       else ["reward_models=[]"])
     models = {j.model for j in cfg.judges} | ({cfg.factor_model} if cfg.factor_model else set())
     counts: dict[tuple[str, str], RequestEstimate] = {}
-    backends = {m: _counting_backend(m, counts) for m in models}
+    backends = {m: counting_backend(m, counts) for m in models}
     with tempfile.TemporaryDirectory(prefix="profile-align-dry-run-") as tmp:
         run(cfg, Path(tmp) / "run", no_cache=True, progress=False, backends=backends, print_summary=False,
             console=_Silent())
+    return summarize(counts, cfg.backend.concurrency, notes)
+
+
+def summarize(counts: dict[tuple[str, str], RequestEstimate], concurrency: int, notes: list[str]) -> RunEstimate:
+    """Time and cost of counted requests (see the module doc for the estimates)."""
+    from ..backends.accounting import Prices
+    from ..backends.registry import split_model_string
+
+    notes = list(notes)
     rows = sorted(counts.values(), key=lambda r: (r.model, r.prompt_type))
     prices, seconds, cost = Prices(), 0.0, 0.0
     per_model: dict[str, list[RequestEstimate]] = defaultdict(list)
@@ -127,7 +134,7 @@ def estimate_run(config: RunConfig | str | Path, overrides: list[str] | None = N
         if prefix in _LOCAL_PREFIXES:
             seconds += p_tok / LOCAL_PROMPT_TOK_S + c_tok / LOCAL_GEN_TOK_S
         else:
-            seconds += sum(r.requests for r in rs) * API_LATENCY_S / max(1, cfg.backend.concurrency)
+            seconds += sum(r.requests for r in rs) * API_LATENCY_S / max(1, concurrency)
         c = prices.cost(prefix, rest or model, p_tok, int(c_tok * 2))
         cost = None if (c is None or cost is None) else cost + c
     if any(r.prompt_type.startswith("atomic") or "fact" in r.prompt_type for r in rows):
