@@ -33,7 +33,7 @@ class _ErrorMappingGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, typer.Exit,
-                typer.Abort):
+                typer.Abort, typer.exceptions.TyperException):  # usage errors keep click's own message and code
             raise
         except Exception as e:  # noqa: BLE001 - the one place errors become messages and exit codes
             code = handle(e, lambda msg: err.print(msg, markup=False, highlight=False, soft_wrap=True))
