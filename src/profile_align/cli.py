@@ -261,7 +261,8 @@ def _scores_table(res, title: str, *, with_ci: bool = True, ci: float = 0.95) ->
         t.add_column(c, justify="left" if c in ("factor", "level 2", "level 3") else "right")
     for r in df.itertuples():
         fac = REGISTRY.get(r.factor) if r.factor in REGISTRY else None
-        flat = r.concordant + r.discordant == 0 and r.n_used > 0 and r.factor_ties >= r.n_used  # no variation
+        # no variation: every pair the judge decided has equal factor values (ranked by no tie policy)
+        flat = r.concordant + r.discordant == 0 and r.factor_ties + r.both_ties > 0
         scored = r.score == r.score and not flat
         score_cell = _fmt(float(r.score)) if scored else ("no variation (equal in every pair)" if flat
                                                           else "no applicable pairs")

@@ -74,7 +74,7 @@ def test_factor_table_and_usage_table_agree_on_unparseable_counts(tmp_path, monk
     monkeypatch.setenv("COLUMNS", "250")
     r = runner.invoke(app, ["factors", "summeval", "--model", "fake:json", "--limit", "2", "--no-cache"],
                       terminal_width=250)
-    assert r.exit_code == 3, r.output  # the UniEval proxy cannot be scored from fake:json
+    assert r.exit_code == 4, r.output  # EXIT_FAILURE_RATE: the UniEval proxy cannot be scored from fake:json
     factor_rows = {row[0]: row for row in _table_rows(r.output, "factor")}
     usage_rows = {row[2]: row for row in _table_rows(r.output, "backend")}
     # factor table: factor, extractor, computed, missing, mean, requests, failed, unparseable, ...
