@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ..taxonomy import REGISTRY
 
@@ -151,7 +152,7 @@ def print_summary(result: Any, console: Console | None = None) -> None:
     if fac.get("not_computed"):
         con.print(f"factors not computed (no values): {', '.join(fac['not_computed'])}")
     if (fac.get("unieval") or {}).get("warning"):
-        con.print(f"[yellow]warning[/yellow]: {fac['unieval']['warning']}", highlight=False)
+        con.print(Text.assemble(("warning", "yellow"), ": ", str(fac["unieval"]["warning"])), highlight=False)
     con.print(factor_table(result))
     if len(result.tables["alignment"]):
         con.print(judges_table(result))
