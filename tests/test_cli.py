@@ -27,6 +27,10 @@ def test_score_on_shipped_summeval_prints_ranked_table_with_cis(tmp_path):
     assert "95% CI" in res.output and "2040 pairs" in res.output
     data = json.loads((tmp_path / "h.json").read_text())
     assert data["judge"] == "human" and data["factor_names"] == ["length", "novel_words"]
+    # each rank with the share of resamples keeping it and its interval, e.g. "100% [1-1]"
+    assert "rank kept" in res.output
+    for kept, lo, hi in zip(data["rank_kept"], data["rank_ci_low"], data["rank_ci_high"]):
+        assert f"{kept:.0%} [{int(lo)}-{int(hi)}]" in res.output
 
 
 def test_factors_then_score_then_align(tmp_path):
@@ -48,6 +52,9 @@ def test_factors_then_score_then_align(tmp_path):
     assert "Kendall tau" in res.output and "relevance" in res.output
     payload = json.loads(out.read_text())
     assert payload["alignment"]["n_factors"] == 3
+    al = payload["alignment"]
+    assert al["n_boot"] == 200 and al["kendall_ci_low"] <= al["kendall_tau"] <= al["kendall_ci_high"]
+    assert f"[{al['kendall_ci_low']:+.3f}, {al['kendall_ci_high']:+.3f}]" in res.output
     assert {d["factor"] for d in payload["differences"]} == set(sel.split(","))
 
 

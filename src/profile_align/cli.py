@@ -254,7 +254,8 @@ def _scores_table(res, title: str, *, with_ci: bool = True, ci: float = 0.95) ->
     from .taxonomy import REGISTRY
 
     df = res.to_frame().sort_values("rank")
-    cols = ["rank", "factor", "level 2", "level 3", "score", *([f"{ci:.0%} CI"] if with_ci else []), "C", "D",
+    cols = ["rank", *(["rank kept"] if with_ci else []), "factor", "level 2", "level 3", "score",
+            *([f"{ci:.0%} CI"] if with_ci else []), "C", "D",
             "ties (f/j/both)", "missing", "n used"]
     t = Table(title=title)
     for c in cols:
@@ -267,7 +268,11 @@ def _scores_table(res, title: str, *, with_ci: bool = True, ci: float = 0.95) ->
         score_cell = _fmt(float(r.score)) if scored else ("no variation (equal in every pair)" if flat
                                                           else "no applicable pairs")
         ci_cell = [f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]" if scored and r.ci_low == r.ci_low else "—"] if with_ci else []
-        t.add_row(str(int(r.rank)) if scored and r.rank == r.rank else "-", fac.label if fac else r.factor,
+        kept = getattr(r, "rank_kept", float("nan"))
+        # share of bootstrap resamples in which the factor has this rank, and the rank's percentile interval
+        kept_cell = ([f"{kept:.0%} [{int(r.rank_ci_low)}-{int(r.rank_ci_high)}]" if scored and kept == kept else "—"]
+                     if with_ci else [])
+        t.add_row(str(int(r.rank)) if scored and r.rank == r.rank else "-", *kept_cell, fac.label if fac else r.factor,
                   fac.level2 if fac else "-", fac.level3.value if fac else "-", score_cell, *ci_cell,
                   str(r.concordant), str(r.discordant), f"{r.factor_ties}/{r.judge_ties}/{r.both_ties}",
                   str(r.missing), str(r.n_used))
@@ -372,7 +377,7 @@ def align_cmd(
     scores_a: Annotated[Path, typer.Argument(help="Factor scores of judge A (.json from `profile-align score -o`).")],
     scores_b: Annotated[Path, typer.Argument(help="Factor scores of judge B (.json).")],
     test: Annotated[bool, typer.Option("--test/--no-test", help="Per-factor difference test (paired bootstrap over examples).")] = True,
-    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap replicates for the difference test.")] = 2000,
+    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap replicates (resampling the shared examples) for the Kendall tau CI and the difference test; 0 = no CI.")] = 2000,
     seed: SeedOpt = 0,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the alignment (and differences) as .json.")] = None,
 ) -> None:
@@ -391,14 +396,19 @@ def align_cmd(
                          f"{len(b.factor_names)} factors); score both with the same --select")
     if a.judge == b.judge:  # two files with the same judge name: tell them apart by their file names
         a.judge, b.judge = f"{a.judge} ({scores_a.stem})", f"{b.judge} ({scores_b.stem})"
-    res = align(a, b)
+    res = align(a, b, n_boot=n_boot, seed=seed)
+    with_ci = res.kendall_ci_low == res.kendall_ci_low
     t = Table(title=f"alignment of '{a.judge}' and '{b.judge}' over {res.n_factors} factors",
-              caption=f"tie policies: {a.judge} {a.policy.label}; {b.judge} {b.policy.label}")
-    for c in ("measure", "value", "p-value"):
+              caption=f"tie policies: {a.judge} {a.policy.label}; {b.judge} {b.policy.label}"
+                      + (f"\n95% CI of Kendall tau: {res.n_boot_valid} of {res.n_boot} resamples of the examples "
+                         "both judges share (both score vectors recomputed in each)" if with_ci else ""))
+    for c in ("measure", "value", *(["95% CI"] if with_ci else []), "p-value"):
         t.add_column(c, justify="right")
     for name, v, p in (("Kendall tau", res.kendall_tau, res.kendall_p), ("Spearman rho", res.spearman_rho, res.spearman_p),
                        ("Pearson r", res.pearson_r, res.pearson_p)):
-        t.add_row(name, _fmt(v) if v == v else "undefined", "-" if p != p else f"{p:.3g}")
+        ci_cell = [(f"[{res.kendall_ci_low:+.3f}, {res.kendall_ci_high:+.3f}]" if name == "Kendall tau" else "-")
+                   ] if with_ci else []
+        t.add_row(name, _fmt(v) if v == v else "undefined", *ci_cell, "-" if p != p else f"{p:.3g}")
     out.print(t)
     if res.note:
         out.print(f"alignment {res.note}", markup=False, highlight=False)

@@ -109,6 +109,8 @@ def test_resume_makes_zero_new_calls(first_run, capsys):
     assert res2.ok
     text = capsys.readouterr().out
     assert "judges vs human" in text and "factor scores" in text and "alignment tau" in text
+    al = pd.read_csv(out / "tables" / "alignment.csv")  # the tau CI and the rank stability are printed
+    assert al["kendall_ci_low"].notna().any() and "kept" in text
 
 
 def test_refresh_calls_again(first_run, tmp_path):

@@ -37,13 +37,18 @@ def test_numbers_come_from_the_tables(full_run, full_html):
     rd = RunDir(full_run)
     al = rd.read_table("tables/alignment").set_index("judge")
     for judge, r in al.iterrows():
-        assert f"{r.kendall_tau:+.3f} (p " in html
+        # Kendall tau with its bootstrap CI over examples (both judges' scores recomputed per resample)
+        assert r.kendall_ci_low <= r.kendall_tau <= r.kendall_ci_high
+        assert f"{r.kendall_tau:+.3f} [{r.kendall_ci_low:+.3f}, {r.kendall_ci_high:+.3f}] (p " in html
         assert f"{r.spearman_rho:+.3f} (p " in html
     ev = al.loc["fake:evaluation"]
     assert f"{100 * ev.agreement:.1f}% [{100 * ev.agreement_ci_low:.1f}%, {100 * ev.agreement_ci_high:.1f}%]" in html
     sc = rd.read_table("tables/factor_scores")
     row = sc[(sc.judge == "fake:evaluation") & (sc.factor == "length")].iloc[0]
     assert f"{row.score:+.3f} [{row.ci_low:+.2f}, {row.ci_high:+.2f}]" in html
+    # the rankings section: each rank with the share of resamples keeping it
+    assert 0.0 <= row.rank_kept <= 1.0
+    assert f"{int(row['rank'])} ({row.score:+.2f}; kept " in html
     bias = rd.read_table("tables/evaluator_bias").iloc[0]
     assert f"{100 * bias.flip_rate:.1f}%" in html
     assert "position_only_judge" in html  # the diagnostics flag

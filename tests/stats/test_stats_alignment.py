@@ -144,3 +144,99 @@ def test_minmax_scale_constant_and_nan_columns():
     assert math.isnan(cosine_minmax(np.array([[1.0, 5.0]]), np.array([[1.0, 5.0]])))  # all zero vectors
     with pytest.raises(ValueError):
         cosine_minmax(np.ones((2, 3)), np.ones((2, 2)))
+
+
+# ------------------------------------------------------------------ bootstrap CI of Kendall tau
+def _two_judges(seed=0, n_examples=25, per=4):
+    from profile_align.stats import compute_factor_scores
+
+    rng = np.random.default_rng(seed)
+    n = n_examples * per
+    ex = np.repeat([f"e{i:02d}" for i in range(n_examples)], per)
+    names = [f"f{i}" for i in range(5)]
+    drive = np.array([0.8, 0.6, 0.5, 0.3, 0.1])
+    out = []
+    for j, flip in enumerate((0.0, 0.3)):
+        pref = rng.choice([-1, 1], size=n)
+        fcmp = np.where(rng.random((n, 5)) < drive + flip * (j == 1) * np.array([-1, 0, 0, 0, 1]),
+                        pref[:, None], -pref[:, None]).astype(float)
+        out.append(compute_factor_scores(pref, fcmp, names, ex, judge=f"j{j}", n_boot=0))
+    return out
+
+
+def test_kendall_tau_b_rows_matches_scipy_row_by_row():
+    from profile_align.stats import kendall_tau_b_rows
+
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 4, size=(30, 6)).astype(float)  # many ties: tau-b, not tau-a
+    y = rng.integers(0, 4, size=(30, 6)).astype(float)
+    x[3, 2] = np.nan
+    got = kendall_tau_b_rows(x, y)
+    for i in range(30):
+        ok = np.isfinite(x[i]) & np.isfinite(y[i])
+        expect = scipy.stats.kendalltau(x[i, ok], y[i, ok]).statistic
+        assert (np.isnan(got[i]) and np.isnan(expect)) or got[i] == pytest.approx(expect)
+    assert np.isnan(kendall_tau_b_rows([[1.0, 1.0, 1.0]], [[1.0, 2.0, 3.0]])[0])  # constant row
+
+
+def test_tau_ci_agrees_with_a_direct_bootstrap_loop():
+    from profile_align.stats.tau import Counts, tau_14
+
+    a, b = _two_judges()
+    res = align(a, b, n_boot=300, seed=7)
+    assert res.n_boot == 300 and res.n_boot_valid > 250
+    # direct loop: draw examples with replacement (the same generator calls), sum their counts, score, tau
+    rng = np.random.default_rng(7)
+    idx = rng.integers(0, a.n_examples, size=(300, a.n_examples))
+    taus = []
+    for row in idx:
+        sa = tau_14(Counts.from_array(a.example_counts[row].sum(axis=0)), a.policy)
+        sb = tau_14(Counts.from_array(b.example_counts[row].sum(axis=0)), b.policy)
+        t = scipy.stats.kendalltau(sa, sb).statistic
+        if np.isfinite(t):
+            taus.append(t)
+    assert len(taus) == res.n_boot_valid
+    lo, hi = np.percentile(taus, [2.5, 97.5])
+    assert (res.kendall_ci_low, res.kendall_ci_high) == (pytest.approx(lo), pytest.approx(hi))
+    assert res.kendall_ci_low <= res.kendall_tau <= res.kendall_ci_high
+    df = res.to_frame().set_index("measure")
+    assert df.at["kendall_tau", "ci_low"] == res.kendall_ci_low and np.isnan(df.at["pearson_r", "ci_low"])
+    assert "95% CI [" in str(res)
+
+
+def test_tau_ci_reuses_the_scores_own_replicates_when_they_are_paired(monkeypatch):
+    import profile_align.stats.alignment as alignment_mod
+
+    from profile_align.stats import paired_boot_scores, scores_from_example_counts
+
+    a0, b0 = _two_judges(seed=2)
+    # score both from their per-example counts with the same seed: their replicates share the weights
+    a = scores_from_example_counts(a0.example_counts, a0.example_ids, a0.factor_names, judge="a", n_boot=200, seed=3)
+    b = scores_from_example_counts(b0.example_counts, b0.example_ids, b0.factor_names, judge="b", n_boot=200, seed=3)
+    real = alignment_mod.bootstrap_weights
+
+    def no_resampling(*args, **kwargs):
+        raise AssertionError("resampled again")
+
+    monkeypatch.setattr(alignment_mod, "bootstrap_weights", no_resampling)
+    ra, rb, n = paired_boot_scores(a, b, a.factor_names, n_boot=200, seed=3)  # no second resampling
+    np.testing.assert_array_equal(ra, a.boot_scores)
+    assert n == a.n_examples
+    assert np.isfinite(align(a, b, n_boot=200, seed=3).kendall_ci_low)
+    monkeypatch.setattr(alignment_mod, "bootstrap_weights", real)
+    b.boot_scores = None  # forces the recomputation from per-example counts: the same replicates
+    ra2, rb2, _ = paired_boot_scores(a, b, a.factor_names, n_boot=200, seed=3)
+    np.testing.assert_array_equal(ra2, ra)
+    np.testing.assert_array_equal(rb2, rb)
+
+
+def test_tau_ci_resamples_only_shared_examples_and_is_absent_for_plain_mappings():
+    from profile_align.stats import paired_boot_scores, scores_from_example_counts
+
+    a, b = _two_judges(seed=5)
+    keep = np.arange(a.n_examples) < 20
+    b_part = scores_from_example_counts(b.example_counts[keep], b.example_ids[keep], b.factor_names, n_boot=0)
+    ra, rb, n = paired_boot_scores(a, b_part, a.factor_names, n_boot=10, seed=0)
+    assert n == 20 and ra.shape == rb.shape == (10, 5)
+    plain = align(a.as_dict(), b.as_dict(), n_boot=100)
+    assert plain.n_boot == 0 and np.isnan(plain.kendall_ci_low)

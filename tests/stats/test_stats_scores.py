@@ -19,7 +19,7 @@ from profile_align.stats import (
 from profile_align.stats._resample import bootstrap_weights
 
 FRAME_COLUMNS = [
-    "factor", "score", "ci_low", "ci_high", "rank",
+    "factor", "score", "ci_low", "ci_high", "rank", "rank_kept", "rank_ci_low", "rank_ci_high",
     "concordant", "discordant", "factor_ties", "judge_ties", "both_ties", "missing",
     "n_used", "tau_b", "tau_23", "acc_23", "policy", "tie_rule",
 ]  # fmt: skip
@@ -186,3 +186,68 @@ def test_json_round_trip(tmp_path):
     d1 = compare_judges(res, res, n_boot=50)
     d2 = compare_judges(back, back, n_boot=50)
     assert d1.to_frame().equals(d2.to_frame())
+
+
+# ------------------------------------------------------------------ rank uncertainty
+def test_rank_matrix_matches_pandas_min_rank_with_nan_last():
+    import pandas as pd
+
+    from profile_align.stats.scores import rank_matrix
+
+    rows = np.array([[0.3, 0.1, 0.3, np.nan, -0.2], [np.nan, np.nan, 0.0, 0.0, 1.0]])
+    # by hand: row 0 -> 0.3, 0.3 share rank 1; 0.1 is 3rd; -0.2 4th; NaN last (5)
+    np.testing.assert_array_equal(rank_matrix(rows), [[1, 3, 1, 5, 4], [4, 4, 2, 2, 1]])
+    for r in rows:
+        expect = pd.Series(r).rank(method="min", ascending=False, na_option="bottom").astype(int)
+        np.testing.assert_array_equal(rank_matrix(r), expect.to_numpy())
+
+
+def test_factor_that_always_wins_keeps_rank_one_in_every_resample():
+    rng = np.random.default_rng(3)
+    n = 300
+    pref = rng.choice([-1, 1], size=n)
+    fcmp = np.column_stack([
+        rng.choice([-1.0, 1.0], size=n),  # noise: score near 0
+        pref.astype(float),  # always agrees with the judge: tau_14 = +1 in every resample
+        -pref.astype(float),  # always disagrees: -1 in every resample
+    ])
+    ex = np.arange(n) // 3
+    res = compute_factor_scores(pref, fcmp, ["noise", "winner", "loser"], ex, n_boot=400, seed=1)
+    df = res.to_frame().set_index("factor")
+    assert df.at["winner", "rank"] == 1 and df.at["winner", "rank_kept"] == 1.0
+    assert (df.at["winner", "rank_ci_low"], df.at["winner", "rank_ci_high"]) == (1.0, 1.0)
+    assert df.at["loser", "rank"] == 3 and df.at["loser", "rank_kept"] == 1.0
+    assert df.at["noise", "rank_kept"] == 1.0  # strictly between +1 and -1 in every resample
+
+
+def test_rank_kept_and_rank_ci_agree_with_a_direct_loop_over_the_same_replicates():
+    import pandas as pd
+
+    pref, fcmp, names, ex = make_data(seed=4, n_pairs=200, n_examples=15)
+    fcmp[:, 1] = np.where(np.random.default_rng(9).random(200) < 0.55, pref, -pref)  # close to factor 0
+    res = compute_factor_scores(pref, fcmp, names, ex, n_boot=300, seed=2)
+    assert res.boot_scores is not None
+    point = pd.Series(res.scores).rank(method="min", ascending=False, na_option="bottom").to_numpy()
+    ranks = np.array([pd.Series(b).rank(method="min", ascending=False, na_option="bottom").to_numpy()
+                      for b in res.boot_scores])
+    df = res.to_frame()
+    for f in range(3):
+        kept = float(np.mean(ranks[:, f] == point[f]))
+        assert df["rank_kept"][f] == pytest.approx(kept)
+        srt = np.sort(ranks[:, f])  # inverted-CDF quantile: the smallest rank with CDF >= q
+        lo = srt[int(np.ceil(0.025 * len(srt))) - 1]
+        hi = srt[int(np.ceil(0.975 * len(srt))) - 1]
+        assert (df["rank_ci_low"][f], df["rank_ci_high"][f]) == (lo, hi)
+    assert 0.0 < df["rank_kept"][0] < 1.0 or 0.0 < df["rank_kept"][1] < 1.0  # the near-tie swaps sometimes
+    assert np.isnan(df["rank_kept"][3]) and np.isnan(df["rank_ci_low"][3])  # unscored factor: no rank
+
+
+def test_rank_uncertainty_absent_without_bootstrap_and_kept_through_json(tmp_path):
+    pref, fcmp, names, ex = make_data()
+    assert compute_factor_scores(pref, fcmp, names, ex, n_boot=0).to_frame()["rank_kept"].isna().all()
+    res = compute_factor_scores(pref, fcmp, names, ex, n_boot=50, seed=1)
+    res.save_json(tmp_path / "s.json")
+    back = FactorScoreResult.load_json(tmp_path / "s.json")
+    assert back.to_frame()[["rank_kept", "rank_ci_low", "rank_ci_high"]].equals(
+        res.to_frame()[["rank_kept", "rank_ci_low", "rank_ci_high"]])
+    assert "rank kept" not in str(res) and "keeps its rank" in str(res)

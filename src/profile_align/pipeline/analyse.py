@@ -30,7 +30,8 @@ JUDGE_COLUMNS = ("judge", "kind", "setting")
 #: The columns of every table ``assemble_tables`` returns (docs/run-directory.md explains each).
 SCHEMAS: dict[str, tuple[str, ...]] = {
     "alignment": (
-        *JUDGE_COLUMNS, "model", "policy", "kendall_tau", "kendall_p", "spearman_rho", "spearman_p", "pearson_r",
+        *JUDGE_COLUMNS, "model", "policy", "kendall_tau", "kendall_p", "kendall_ci_low",
+        "kendall_ci_high", "spearman_rho", "spearman_p", "pearson_r",
         "pearson_p", "n_factors", "agreement", "agreement_ci_low", "agreement_ci_high", "n_agreement_pairs",
         "protocol", "kendall_tau_first_order", "agreement_first_order", "agreement_first_order_ci_low",
         "agreement_first_order_ci_high", "n_agreement_pairs_first_order", "n_failed", "note"),
@@ -78,13 +79,14 @@ def _agreement(dataset: Dataset, judge: str, ties: str) -> dict[str, Any]:
 
 def _alignment_row(dataset: Dataset, table: Any, j: JudgeResult, res: FactorScoreResult,
                    human: FactorScoreResult | None, factors: Sequence[str], st: StatsConfig) -> dict[str, Any]:
-    a = align(human, res) if human is not None else None
+    a = align(human, res, n_boot=st.n_boot, ci=st.ci, seed=st.seed) if human is not None else None
     row: dict[str, Any] = {"judge": j.name, "kind": j.kind.value, "setting": j.setting, "model": j.model,
                            "policy": j.policy, "n_factors": a.n_factors if a else 0, "n_agreement_pairs": 0,
                            "n_agreement_pairs_first_order": 0, "n_failed": j.n_failed,
                            "note": a.note if a else "no human judge"}
     if a is not None:
-        row.update(kendall_tau=a.kendall_tau, kendall_p=a.kendall_p, spearman_rho=a.spearman_rho,
+        row.update(kendall_tau=a.kendall_tau, kendall_p=a.kendall_p, kendall_ci_low=a.kendall_ci_low,
+                   kendall_ci_high=a.kendall_ci_high, spearman_rho=a.spearman_rho,
                    spearman_p=a.spearman_p, pearson_r=a.pearson_r, pearson_p=a.pearson_p)
     if human is None:
         return row

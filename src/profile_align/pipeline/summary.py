@@ -39,7 +39,7 @@ def judges_table(result: Any) -> Table:
     n_ex = len(result.dataset.examples)
     t = Table(title=f"judges vs human on {result.dataset.name} ({n_ex} example{'s' if n_ex != 1 else ''}, "
                     f"{_pairs(result, 'human')} human pairs)")
-    for c in ("judge", "setting", "pairs", "alignment tau (p)", "rho (p)", "r (p)", "agreement [95% CI]", "failed"):
+    for c in ("judge", "setting", "pairs", "alignment tau [95% CI] (p)", "rho (p)", "r (p)", "agreement [95% CI]", "failed"):
         t.add_column(c, justify="left" if c in ("judge", "setting") else "right")
     for r in al.itertuples():
         j = by[r.judge]
@@ -51,7 +51,9 @@ def judges_table(result: Any) -> Table:
         req = j.n_requests
         setting = r.kind if j.setting in (r.kind, None) or r.kind == "human" else f"{r.kind} ({j.setting})"
         note = getattr(r, "note", "")
-        tau = f"{_f(r.kendall_tau)} ({_p(r.kendall_p)})" if r.kendall_tau == r.kendall_tau else \
+        lo, hi = getattr(r, "kendall_ci_low", float("nan")), getattr(r, "kendall_ci_high", float("nan"))
+        ci = f" [{lo:+.2f}, {hi:+.2f}]" if lo == lo and hi == hi else ""
+        tau = f"{_f(r.kendall_tau)}{ci} ({_p(r.kendall_p)})" if r.kendall_tau == r.kendall_tau else \
             (str(note) if isinstance(note, str) and note else "undefined")  # why the number is missing
         t.add_row(r.judge, setting, str(len(j.preferences)), tau,
                   f"{_f(r.spearman_rho)} ({_p(r.spearman_p)})", f"{_f(r.pearson_r)} ({_p(r.pearson_p)})",
@@ -62,7 +64,8 @@ def judges_table(result: Any) -> Table:
 def factor_table(result: Any) -> Table:
     fs = result.tables["factor_scores"]
     judges = list(dict.fromkeys(fs["judge"]))
-    t = Table(title="factor scores tau_14 per judge (rank), 95% CI by example bootstrap; - = no applicable pairs")
+    t = Table(title="factor scores tau_14 per judge (rank, share of bootstrap resamples keeping that rank), "
+                    "95% CI by example bootstrap; - = no applicable pairs")
     t.add_column("factor")
     for j in judges:
         t.add_column(j, justify="right")
@@ -76,7 +79,10 @@ def factor_table(result: Any) -> Table:
                 cells.append("-")
                 continue
             r = row.iloc[0]
-            cells.append(f"{r['score']:+.3f} ({int(r['rank'])}) [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]")
+            kept = r.get("rank_kept", float("nan"))
+            rank = f"{int(r['rank'])}" + (f", kept {kept:.0%}" if kept == kept else "")
+            ci = f" [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]" if r["ci_low"] == r["ci_low"] else ""
+            cells.append(f"{r['score']:+.3f} ({rank}){ci}")
         label = REGISTRY.get(fac).label if fac in REGISTRY else fac
         t.add_row(label, *cells)
     t.add_row("pairs used / judged", *[

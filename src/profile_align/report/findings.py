@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pandas as pd
+
 from .blocks import Block, Note
 from .build import RunData
 from .derive import differences, factor_label, score_matrix
@@ -63,7 +65,10 @@ def key_findings(run: RunData) -> list[str]:
             if tau is None or (isinstance(tau, float) and math.isnan(tau)):
                 parts.append(f"{r['judge']}: {r.get('note') or 'undefined'}")
             else:
-                parts.append(f"{r['judge']}: Kendall tau {float(tau):+.2f}")
+                lo, hi = r.get("kendall_ci_low"), r.get("kendall_ci_high")
+                ci = "" if lo is None or hi is None or pd.isna(lo) or pd.isna(hi) else \
+                    f" (95% CI {float(lo):+.2f} to {float(hi):+.2f})"
+                parts.append(f"{r['judge']}: Kendall tau {float(tau):+.2f}{ci}")
         if parts:
             out.append("Alignment with the human factor ranking — " + "; ".join(parts) + ".")
     flags = run.manifest.get("flags") or []

@@ -291,10 +291,19 @@ def sec_rankings(run: RunData) -> list[Block]:
     ranks = s.rank(ascending=False, method="min", na_option="keep")
     first = ranks.iloc[:, 0].fillna(np.inf)  # within a group: by the first judge's (the human's) rank
     order = sorted(s.index, key=lambda f: (factor_level2(f), factor_level3(f), first[f], f))
-    rows = [[factor_level2(f), factor_level3(f), factor_label(f),
-             *("—" if np.isnan(ranks.at[f, j]) else f"{int(ranks.at[f, j])} ({s.at[f, j]:+.2f})" for j in s.columns)]
-            for f in order]
-    blocks: list[Block] = [Table(["level 2", "level 3", "factor", *s.columns], rows, "rank (score)",
+    kept = score_matrix(run, "rank_kept").reindex(index=s.index, columns=s.columns)
+    with_kept = bool(kept.notna().any().any()) if not kept.empty else False
+
+    def cell(f: str, j: str) -> str:
+        if np.isnan(ranks.at[f, j]):
+            return "—"
+        k = kept.at[f, j] if with_kept else np.nan
+        return f"{int(ranks.at[f, j])} ({s.at[f, j]:+.2f}" + ("" if np.isnan(k) else f"; kept {fmt_pct(k)}") + ")"
+
+    rows = [[factor_level2(f), factor_level3(f), factor_label(f), *(cell(f, j) for j in s.columns)] for f in order]
+    caption = ("rank (score; share of bootstrap resamples of the examples in which the factor keeps this rank)"
+               if with_kept else "rank (score)")
+    blocks: list[Block] = [Table(["level 2", "level 3", "factor", *s.columns], rows, caption,
                                  frozenset(range(3, 3 + len(s.columns))), group_column=0)]
     groups = sorted({factor_level2(f) for f in s.index})
     g_rows = []
@@ -309,7 +318,8 @@ def sec_rankings(run: RunData) -> list[Block]:
 
 @register_section("alignment", "Alignment with the human judge",
                   "Correlation of each judge's factor scores with the human's (over the common factors), and "
-                  "pairwise agreement on the pairs both judged.")
+                  "pairwise agreement on the pairs both judged. Kendall tau [95% CI]: percentile interval over "
+                  "bootstrap resamples of the examples, both judges' scores recomputed in each.")
 def sec_alignment(run: RunData) -> list[Block]:
     a = _need(run.alignment, "tables/alignment")
     recs = a.to_dict(orient="records")
@@ -323,6 +333,12 @@ def sec_alignment(run: RunData) -> list[Block]:
             out += f" [{fmt_pct(r[f'agreement{suffix}_ci_low'])}, {fmt_pct(r[f'agreement{suffix}_ci_high'])}]"
         return out
 
+    def tau_ci(r: dict[str, Any]) -> str:
+        lo, hi = r.get("kendall_ci_low"), r.get("kendall_ci_high")
+        if lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
+            return ""
+        return f" [{fmt_score(lo)}, {fmt_score(hi)}]"
+
     rows = []
     for r in recs:
         kind = str(r.get("kind") or "—")
@@ -330,7 +346,7 @@ def sec_alignment(run: RunData) -> list[Block]:
         if isinstance(setting, str) and setting and setting != kind and kind != "human":
             kind = f"{kind} ({setting})"
         rows.append([str(r.get("judge")), kind, str(r.get("model") or "—"),
-                     f"{fmt_score(r.get('kendall_tau'))} (p {fmt_p(r.get('kendall_p'))})",
+                     f"{fmt_score(r.get('kendall_tau'))}{tau_ci(r)} (p {fmt_p(r.get('kendall_p'))})",
                      f"{fmt_score(r.get('spearman_rho'))} (p {fmt_p(r.get('spearman_p'))})",
                      f"{fmt_score(r.get('pearson_r'))} (p {fmt_p(r.get('pearson_p'))})",
                      fmt_int(r.get("n_factors")), agr_text(r), fmt_int(r.get("n_agreement_pairs"))])

@@ -9,7 +9,9 @@ from profile_align.stats.alignment import (
     AlignmentResult,
     align,
     cosine_minmax,
+    kendall_tau_b_rows,
     minmax_scale,
+    paired_boot_scores,
     pairwise_agreement,
     wilson_interval,
 )
@@ -43,7 +45,7 @@ __all__ = [
     "FactorScoreResult", "compute_factor_scores", "scores_from_example_counts",
     # alignment
     "AlignmentResult", "align", "AgreementResult", "pairwise_agreement", "wilson_interval",
-    "minmax_scale", "cosine_minmax",
+    "minmax_scale", "cosine_minmax", "kendall_tau_b_rows", "paired_boot_scores",
     # difference
     "DifferenceResult", "compare_judges", "holm",
 ]  # fmt: skip

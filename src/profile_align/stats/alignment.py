@@ -2,7 +2,9 @@
 min-max cosine similarity of the generalizability experiment.
 
 * ``align``: over the factors both judges score (non-NaN), Kendall tau (``scipy.stats.kendalltau``,
-  tau-b), Spearman rho and Pearson r with their p-values.
+  tau-b), Spearman rho and Pearson r with their p-values; with ``n_boot`` a percentile bootstrap CI of
+  Kendall tau over the examples both judges share (each replicate recomputes both judges' tau_14
+  vectors on the same resample of examples, then tau-b between them).
 * ``pairwise_agreement``: share of pairs on which two judges give the same verdict, with a Wilson
   interval ``(p + z²/2n ± z sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)`` and optionally an
   example-level bootstrap interval.
@@ -22,12 +24,15 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats as sps
 
-from profile_align.stats._resample import percentile_interval, resample_sums
+from profile_align.stats._resample import bootstrap_weights, percentile_interval, resample_sums
 from profile_align.stats.scores import FactorScoreResult, factorize_ids
+from profile_align.stats.tau import Counts, tau_14
 
 __all__ = [
     "AlignmentResult",
     "align",
+    "kendall_tau_b_rows",
+    "paired_boot_scores",
     "AgreementResult",
     "pairwise_agreement",
     "wilson_interval",
@@ -63,6 +68,11 @@ class AlignmentResult:
     judge_a: str = ""
     judge_b: str = ""
     note: str = ""
+    kendall_ci_low: float = float("nan")
+    kendall_ci_high: float = float("nan")
+    n_boot: int = 0
+    ci: float = 0.95
+    n_boot_valid: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -70,12 +80,16 @@ class AlignmentResult:
         return d
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per measure: measure, statistic, p_value, n_factors."""
+        """One row per measure: measure, statistic, p_value, ci_low, ci_high (bootstrap CI over examples;
+        Kendall tau only), n_factors."""
+        nan = float("nan")
         return pd.DataFrame(
             {
                 "measure": ["kendall_tau", "spearman_rho", "pearson_r"],
                 "statistic": [self.kendall_tau, self.spearman_rho, self.pearson_r],
                 "p_value": [self.kendall_p, self.spearman_p, self.pearson_p],
+                "ci_low": [self.kendall_ci_low, nan, nan],
+                "ci_high": [self.kendall_ci_high, nan, nan],
                 "n_factors": self.n_factors,
             }
         )
@@ -83,18 +97,84 @@ class AlignmentResult:
     def __str__(self) -> str:
         who = f" {self.judge_a!r} vs {self.judge_b!r}" if self.judge_a or self.judge_b else ""
         s = (
-            f"Alignment{who} over {self.n_factors} factors: Kendall tau {self.kendall_tau:+.3f} (p={self.kendall_p:.3g}), "
+            f"Alignment{who} over {self.n_factors} factors: Kendall tau {self.kendall_tau:+.3f} (p={self.kendall_p:.3g}"
+            + (f", {self.ci:.0%} CI [{self.kendall_ci_low:+.3f}, {self.kendall_ci_high:+.3f}] over {self.n_boot} "
+               "example resamples" if np.isfinite(self.kendall_ci_low) else "")
+            + "), "
             f"Spearman rho {self.spearman_rho:+.3f} (p={self.spearman_p:.3g}), "
             f"Pearson r {self.pearson_r:+.3f} (p={self.pearson_p:.3g})"
         )
         return s + (f" — {self.note}" if self.note else "")
 
 
-def align(a: ScoresLike, b: ScoresLike, factors: Sequence[str] | None = None) -> AlignmentResult:
+def kendall_tau_b_rows(x: ArrayLike, y: ArrayLike) -> NDArray[np.float64]:
+    """Kendall tau-b between the rows of ``x`` and ``y`` (both ``(B, K)``), vectorised.
+
+    ``tau_b = sum_{i<j} sx_ij sy_ij / sqrt(sum sx_ij^2 * sum sy_ij^2)`` with ``sx_ij = sign(x_i - x_j)``.
+    A factor with a NaN in either row is left out of that row; fewer than 3 factors left or a constant
+    row gives NaN.
+    """
+    xa = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    ya = np.atleast_2d(np.asarray(y, dtype=np.float64))
+    ok = np.isfinite(xa) & np.isfinite(ya)
+    iu, ju = np.triu_indices(xa.shape[1], k=1)
+    both = ok[:, iu] & ok[:, ju]
+    with np.errstate(invalid="ignore"):
+        sx = np.where(both, np.sign(xa[:, iu] - xa[:, ju]), 0.0)
+        sy = np.where(both, np.sign(ya[:, iu] - ya[:, ju]), 0.0)
+    den = np.sqrt((sx * sx).sum(axis=1) * (sy * sy).sum(axis=1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tau = (sx * sy).sum(axis=1) / den
+    return np.where((ok.sum(axis=1) >= 3) & (den > 0), tau, np.nan)
+
+
+def _reuse_replicates(a: FactorScoreResult, b: FactorScoreResult, n_boot: int, seed: int | None) -> bool:
+    """The two results' own replicates are one joint resample: same examples, seed and replicate count."""
+    return (a.boot_scores is not None and b.boot_scores is not None and seed is not None
+            and a.seed == b.seed == seed and a.n_boot == b.n_boot == n_boot
+            and np.array_equal(a.example_ids, b.example_ids))
+
+
+def paired_boot_scores(a: FactorScoreResult, b: FactorScoreResult, factors: Sequence[str], *, n_boot: int,
+                       seed: int | None = 0) -> tuple[NDArray[np.float64], NDArray[np.float64], int]:
+    """tau_14 replicates ``(n_boot, K)`` of both judges on ``factors`` over ONE resample of the examples
+    both share, and the number of shared examples.
+
+    When both results were bootstrapped on the same examples with this seed and replicate count, their
+    own replicates are already paired (the weights depend only on seed, count and examples) and are
+    reused; otherwise the shared examples are resampled once and both score vectors recomputed from the
+    per-example counts under each judge's tie policy.
+    """
+    ia = [a.factor_names.index(f) for f in factors]
+    ib = [b.factor_names.index(f) for f in factors]
+    if _reuse_replicates(a, b, n_boot, seed):
+        assert a.boot_scores is not None and b.boot_scores is not None
+        return a.boot_scores[:, ia], b.boot_scores[:, ib], a.n_examples
+    shared = sorted(set(map(str, a.example_ids)) & set(map(str, b.example_ids)))
+    pos_a = {str(e): i for i, e in enumerate(a.example_ids)}
+    pos_b = {str(e): i for i, e in enumerate(b.example_ids)}
+    xa = np.asarray(a.example_counts)[[pos_a[e] for e in shared]][:, ia, :]
+    xb = np.asarray(b.example_counts)[[pos_b[e] for e in shared]][:, ib, :]
+    k = len(factors)
+    flat_a, flat_b = xa.reshape(len(shared), -1).astype(np.float64), xb.reshape(len(shared), -1).astype(np.float64)
+    ra, rb = [], []
+    for w in bootstrap_weights(np.random.default_rng(seed), n_boot, len(shared)):
+        ra.append(tau_14(Counts.from_array(np.rint(w @ flat_a).astype(np.int64).reshape(len(w), k, -1)), a.policy))
+        rb.append(tau_14(Counts.from_array(np.rint(w @ flat_b).astype(np.int64).reshape(len(w), k, -1)), b.policy))
+    empty = np.zeros((0, k))
+    return (np.concatenate(ra) if ra else empty, np.concatenate(rb) if rb else empty, len(shared))
+
+
+def align(a: ScoresLike, b: ScoresLike, factors: Sequence[str] | None = None, *, n_boot: int = 0,
+          ci: float = 0.95, seed: int | None = 0) -> AlignmentResult:
     """Kendall tau (tau-b), Spearman rho and Pearson r between two judges' factor scores.
 
     Uses the factors present in both (in ``a``'s order, or ``factors``) whose scores are not NaN.
     Fewer than 3 such factors, or a constant vector, gives NaN statistics and a ``note``.
+
+    With ``n_boot > 0`` and two :class:`FactorScoreResult` s, Kendall tau gets a percentile CI over the
+    examples both judges share (:func:`paired_boot_scores`); replicates in which tau is undefined
+    (a constant score vector) are left out and ``n_boot_valid`` counts the others.
     """
     ma, name_a = _as_mapping(a)
     mb, name_b = _as_mapping(b)
@@ -120,11 +200,22 @@ def align(a: ScoresLike, b: ScoresLike, factors: Sequence[str] | None = None) ->
         kt = sps.kendalltau(x, y)
         sr = sps.spearmanr(x, y)
         pr = sps.pearsonr(x, y)
+    lo = hi = float("nan")
+    n_valid = 0
+    boot = n_boot > 0 and isinstance(a, FactorScoreResult) and isinstance(b, FactorScoreResult)
+    if boot:
+        assert isinstance(a, FactorScoreResult) and isinstance(b, FactorScoreResult)
+        ra, rb, _ = paired_boot_scores(a, b, common, n_boot=n_boot, seed=seed)
+        taus = kendall_tau_b_rows(ra, rb)
+        n_valid = int(np.isfinite(taus).sum())
+        if n_valid:
+            lo, hi = (float(v[0]) for v in percentile_interval(taus[:, None], ci))
     return AlignmentResult(
         float(kt.statistic), float(kt.pvalue),
         float(sr.statistic), float(sr.pvalue),
         float(pr.statistic), float(pr.pvalue),
         len(common), tuple(common), name_a, name_b, note,
+        lo, hi, int(n_boot) if boot else 0, float(ci), n_valid,
     )  # fmt: skip
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "compute_factor_scores",
     "scores_from_example_counts",
     "factorize_ids",
+    "rank_matrix",
 ]
 
 FORMAT = "profile_align.FactorScoreResult/1"
@@ -71,6 +72,38 @@ def factorize_ids(example_ids: ArrayLike | None, n_pairs: int) -> tuple[NDArray[
     return names[order], rank[codes].astype(np.intp)
 
 
+def rank_matrix(scores: ArrayLike) -> NDArray[np.int64]:
+    """Ranks per row of ``scores`` ``(B, F)`` (or ``(F,)``): 1 = highest, ties share the smallest rank
+    ("min"), NaN scores rank after every scored factor (all at ``1 + number of scored factors``).
+
+    ``rank = 1 + number of factors with a strictly higher score`` — the same ranks as
+    ``pandas.Series.rank(method="min", ascending=False, na_option="bottom")``.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    flat = s.reshape(-1, s.shape[-1]) if s.ndim else s.reshape(1, 1)
+    v = np.where(np.isnan(flat), -np.inf, flat)
+    ranks = 1 + (v[:, None, :] > v[:, :, None]).sum(axis=2)
+    return ranks.reshape(s.shape).astype(np.int64)
+
+
+def _rank_uncertainty(scores: NDArray[np.float64], boot: NDArray[np.float64], ci: float
+                      ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """From the score replicates ``boot`` (B, F): per factor the share of replicates in which it keeps
+    its rank (the rank of ``scores``) and the percentile interval of its replicate ranks (integer
+    ranks: the ``inverted_cdf`` quantiles). Unscored factors (NaN score) get NaN."""
+    nan = np.full(len(scores), np.nan)
+    if boot.shape[0] == 0 or len(scores) == 0:
+        return nan, nan.copy(), nan.copy()
+    point = rank_matrix(scores)
+    reps = rank_matrix(boot)
+    kept = (reps == point[None, :]).mean(axis=0)
+    alpha = (1.0 - ci) / 2.0
+    lo = np.quantile(reps, alpha, axis=0, method="inverted_cdf").astype(np.float64)
+    hi = np.quantile(reps, 1.0 - alpha, axis=0, method="inverted_cdf").astype(np.float64)
+    unscored = np.isnan(scores)
+    return (np.where(unscored, np.nan, kept), np.where(unscored, np.nan, lo), np.where(unscored, np.nan, hi))
+
+
 def _nan_to_none(values: NDArray) -> list[float | None]:
     return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype=np.float64)]
 
@@ -86,6 +119,11 @@ class FactorScoreResult:
     ``example_counts[e, f]`` holds the six category counts (``CATEGORIES`` order) of example
     ``example_ids[e]`` on factor ``factor_names[f]``; it is what difference tests resample. A factor
     without usable pairs has a NaN score and NaN CI ("no applicable pairs").
+
+    Rank uncertainty comes from the same bootstrap replicates as the CIs: ``rank_kept[f]`` is the
+    share of replicates in which factor ``f`` has the rank it has on the full data, and
+    ``rank_ci_low/rank_ci_high`` the percentile interval of its replicate ranks (NaN without
+    bootstrap or without a score).
     """
 
     judge: str
@@ -101,6 +139,13 @@ class FactorScoreResult:
     example_ids: NDArray[np.str_]
     example_counts: NDArray[np.int64]
     boot_scores: NDArray[np.float64] | None = field(default=None, repr=False, compare=False)
+    rank_kept: NDArray[np.float64] | None = None
+    rank_ci_low: NDArray[np.float64] | None = None
+    rank_ci_high: NDArray[np.float64] | None = None
+
+    def _rank_field(self, name: str) -> NDArray[np.float64]:
+        v = getattr(self, name)
+        return np.full(len(self.factor_names), np.nan) if v is None else np.asarray(v, dtype=np.float64)
 
     # ----------------------------------------------------------------- access
     def __getitem__(self, factor: str) -> float:
@@ -135,8 +180,9 @@ class FactorScoreResult:
         return {f: float(s) for f, s in zip(self.factor_names, self.scores)}
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per factor: score, CI, rank (1 = highest; NaN last), counts, n_used, tau_b, tau_23, acc_23,
-        and the tie policy applied (``policy``: its name, ``tie_rule``: the rule in words)."""
+        """One row per factor: score, CI, rank (1 = highest; NaN last), its bootstrap uncertainty (``rank_kept``:
+        share of replicates keeping the rank; ``rank_ci_low/rank_ci_high``), counts, n_used, tau_b, tau_23,
+        acc_23, and the tie policy applied (``policy``: its name, ``tie_rule``: the rule in words)."""
         c = self.counts
         df = pd.DataFrame(
             {
@@ -144,7 +190,10 @@ class FactorScoreResult:
                 "score": self.scores,
                 "ci_low": self.ci_low,
                 "ci_high": self.ci_high,
-                "rank": pd.Series(self.scores).rank(method="min", ascending=False, na_option="bottom").astype(int),
+                "rank": rank_matrix(self.scores).astype(int),
+                "rank_kept": self._rank_field("rank_kept"),
+                "rank_ci_low": self._rank_field("rank_ci_low"),
+                "rank_ci_high": self._rank_field("rank_ci_high"),
                 **{name: np.asarray(getattr(c, name)) for name in CATEGORIES},
                 "n_used": c.n_used(self.policy),
                 "tau_b": tau_b(c),
@@ -176,6 +225,9 @@ class FactorScoreResult:
             "categories": list(CATEGORIES),
             "example_ids": [str(x) for x in self.example_ids],
             "example_counts": np.asarray(self.example_counts).tolist(),
+            "rank_kept": _nan_to_none(self._rank_field("rank_kept")),
+            "rank_ci_low": _nan_to_none(self._rank_field("rank_ci_low")),
+            "rank_ci_high": _nan_to_none(self._rank_field("rank_ci_high")),
         }
 
     @classmethod
@@ -200,6 +252,7 @@ class FactorScoreResult:
             seed=data.get("seed"),
             example_ids=np.asarray(data["example_ids"], dtype=str),
             example_counts=ex,
+            **{k: _none_to_nan(data[k]) for k in ("rank_kept", "rank_ci_low", "rank_ci_high") if k in data},
         )
 
     def save_json(self, path: str | os.PathLike[str]) -> None:
@@ -218,19 +271,21 @@ class FactorScoreResult:
             f"Factor scores (tau_14) of judge {self.judge!r}",
             f"tie policy: {pname} — {self.policy.words}",
             f"pairs: {self.n_pairs}, examples: {self.n_examples}, "
-            + (f"{self.ci:.0%} CI from {self.n_boot} example-level bootstrap replicates" if self.n_boot else "no bootstrap"),
+            + (f"{self.ci:.0%} CI from {self.n_boot} example-level bootstrap replicates; kept = share of "
+               "replicates in which the factor keeps its rank" if self.n_boot else "no bootstrap"),
         ]
         df = self.to_frame().sort_values(["rank", "factor"], kind="stable")
         width = max([len("factor")] + [len(f) for f in self.factor_names])
-        lines = [f"{'rank':>4}  {'factor':<{width}}  {'score':>7}  {'CI':>17}  {'n_used':>7}  {'C':>7}  {'D':>7}"]
+        lines = [f"{'rank':>4}  {'factor':<{width}}  {'score':>7}  {'CI':>17}  {'kept':>5}  {'n_used':>7}  {'C':>7}  {'D':>7}"]
         for row in df.itertuples(index=False):
             if np.isnan(row.score):
                 body = f"{'—':>7}  {NO_PAIRS:>17}"
             else:
                 ci = "" if np.isnan(row.ci_low) else f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}]"
                 body = f"{row.score:+7.3f}  {ci:>17}"
+            kept = "" if np.isnan(row.rank_kept) else f"{row.rank_kept:.0%}"
             lines.append(
-                f"{row.rank:>4}  {row.factor:<{width}}  {body}  {row.n_used:>7}  {row.concordant:>7}  {row.discordant:>7}"
+                f"{row.rank:>4}  {row.factor:<{width}}  {body}  {kept:>5}  {row.n_used:>7}  {row.concordant:>7}  {row.discordant:>7}"
             )
         return "\n".join(head + lines)
 
@@ -261,6 +316,7 @@ def scores_from_example_counts(
     scores = tau_14(counts, pol)
     nan = np.full(len(names), np.nan)
     ci_low, ci_high, boot = nan, nan.copy(), None
+    kept, rlo, rhi = nan.copy(), nan.copy(), nan.copy()
     if n_boot > 0:
         rng = np.random.default_rng(seed)
         flat = ex.reshape(ex.shape[0], -1)
@@ -268,6 +324,7 @@ def scores_from_example_counts(
         ci_low, ci_high = percentile_interval(boot, ci)
         ci_low = np.where(np.isnan(scores), np.nan, ci_low)
         ci_high = np.where(np.isnan(scores), np.nan, ci_high)
+        kept, rlo, rhi = _rank_uncertainty(scores, boot, ci)
     return FactorScoreResult(
         judge=judge,
         policy=pol,
@@ -282,6 +339,9 @@ def scores_from_example_counts(
         example_ids=ids,
         example_counts=ex,
         boot_scores=boot,
+        rank_kept=kept,
+        rank_ci_low=rlo,
+        rank_ci_high=rhi,
     )
 
 
