@@ -65,15 +65,17 @@ def test_readme_own_data_commands_run_and_show_real_output(tmp_path):
     import shlex
 
     readme = (Path(__file__).parents[1] / "README.md").read_text()
-    part = readme[readme.index("### From your own CSV to scores per subgroup"):]
+    part = readme[readme.index("### From your own CSV to a report: three commands"):]
     blocks = part.split("```")
     commands = [line.split("  #")[0] for line in blocks[1].splitlines() if line.startswith("profile-align ")]
     assert len(commands) == 3
+    import pandas as pd
+
     outputs = []
     for cmd in commands:
         args = shlex.split(cmd)[1:]
         args = [str(CONV / "pairwise.csv") if a == "pairwise.csv" else
-                str(tmp_path / a) if a.endswith((".csv", ".json")) else a for a in args]
+                str(tmp_path / a) if a.endswith((".csv", ".json")) or a == "myrun" else a for a in args]
         res = CliRunner().invoke(app, args)
         assert res.exit_code == 0, (cmd, res.output)
         outputs.append(res.output)
@@ -81,7 +83,20 @@ def test_readme_own_data_commands_run_and_show_real_output(tmp_path):
     assert len(shown_rows) == 9
     for row in shown_rows:
         assert row in outputs[0], row
-    assert (tmp_path / "scores.human.json").exists() and (tmp_path / "scores.gpt4.json").exists()
+    run_dir = tmp_path / "myrun"
+    assert (run_dir / "scores" / "human.json").exists() and (run_dir / "scores" / "gpt4.json").exists()
+    # the third command: a report with the key findings, the data overview and the scores per subgroup
+    html = (run_dir / "report.html").read_text()
+    for title in ("Key findings", "Data overview", "Factor scores per subgroup", "Alignment with the human judge"):
+        assert f">{title}<" in html, title
+    assert "Largest factors (by |tau_14|): human: length (+0.64); gpt4: length (+0.55)" in html
+    # hand-checked against the README's table: human length +1.00 (cooking) vs +0.33 (tech)
+    assert ("Largest difference between subgroups (domain): human: length from +0.33 (tech) to +1.00 (cooking); "
+            "gpt4: length from +0.33 (tech) to +0.80 (cooking).") in html
+    assert "human: tau_14 [95% CI] per domain" in html and "gpt4: tau_14 [95% CI] per domain" in html
+    groups = pd.read_parquet(run_dir / "tables" / "group_scores.parquet")
+    for r in groups.itertuples():  # every subgroup score of the table is in the report, with its CI
+        assert f"{r.score:+.3f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}]" in html
     import pandas as pd
 
     df = pd.read_csv(tmp_path / "by_domain.csv")

@@ -98,3 +98,34 @@ def test_unknown_task_on_the_command_line():
     res = runner.invoke(app, ["score", str(CONV / "dpo.jsonl"), "--task", "sumarization", "--n-boot", "0"])
     assert res.exit_code != 0
     assert "unknown task 'sumarization'" in str(res.exception) + res.output
+
+
+def test_score_out_writes_a_run_directory_the_report_renders(tmp_path):
+    """`score --out RUN_DIR` without --group-by: the run's files for the data's own judges, no subgroup table;
+    its tables agree with the score files; `report` renders scores, alignment and key findings."""
+    from profile_align.report.build import load_run
+    from profile_align.report.sections import Omitted, sec_subgroups
+    from profile_align.rundir import RunDir
+
+    run_dir = tmp_path / "r"
+    res = runner.invoke(app, ["score", str(CONV / "pairwise.csv"), "--label-map", LM, "--judges",
+                              "gpt4=gpt4_winner", "--n-boot", "200", "--out", str(run_dir)])
+    assert res.exit_code == 0, res.output
+    rd = RunDir(run_dir)
+    scores = rd.read_scores()
+    assert set(scores) == {"human", "gpt4"}
+    fs = rd.read_table("tables/factor_scores").set_index(["judge", "factor"])
+    for name, r in scores.items():  # the table is the score files' to_frame, rank uncertainty included
+        row = fs.loc[(name, "length")]
+        assert row["score"] == r["length"] and row["rank_kept"] == r.to_frame()["rank_kept"][0]
+    al = rd.read_table("tables/alignment")
+    assert list(al["judge"]) == ["gpt4"] and "need at least 3" in al["note"][0]  # one rule factor: no tau
+    m = rd.read_manifest()
+    assert m["status"] == "complete" and [j["name"] for j in m["judges"]] == ["human", "gpt4"]
+    assert not rd.has_table("tables/group_scores")
+    with pytest.raises(Omitted):
+        sec_subgroups(load_run(run_dir))
+    rep = runner.invoke(app, ["report", str(run_dir)])
+    assert rep.exit_code == 0, rep.output
+    html = (run_dir / "report.html").read_text()
+    assert ">Key findings<" in html and ">Data overview<" in html and "gpt4: undefined: only 1 factor" in html

@@ -325,16 +325,21 @@ def score(
     map: MapOpt = None, skip_invalid: SkipOpt = False, limit: LimitOpt = None, sample: SampleOpt = None,
     seed: SeedOpt = 0, select: SelectOpt = None, label_map: LabelMapOpt = None,
     judges: JudgesOpt = None, group_by: GroupByOpt = None, keep_human_ties: KeepTiesOpt = False,
+    run_dir: Annotated[Optional[Path], typer.Option(
+        "--out", "--run-dir", "--out-dir", show_default=False,
+        help="Also write a run directory (every judge of the data, the subgroups of --group-by, the alignment "
+             "tables; no model) for `profile-align report RUN_DIR`.")] = None,
 ) -> None:
     """Factor scores of a judge: tau_14 = (C - D) / (C + D + T) per factor, ranked, with CIs.
 
-    With --judges every judge (human and the named ones) is scored; with --group-by each subgroup is.
+    With --judges every judge (human and the named ones) is scored; with --group-by each subgroup is;
+    with --out a run directory for `profile-align report` is written as well.
     """
     from .factors.table import FactorTable
     from .scoring import data_judge_kind, default_policy, factor_scores, judge_kind
 
     ds = _load(data, fmt, task, domain, aspect, map, skip_invalid, limit, sample, seed, label_map=label_map,
-               skipped_to=_skipped_rows_path(output, None), judges=judges, group_by=group_by,
+               skipped_to=_skipped_rows_path(output, run_dir), judges=judges, group_by=group_by,
                keep_ties=keep_human_ties)
     table = FactorTable.load(factors_file) if factors_file else None
     if table is not None:
@@ -342,12 +347,12 @@ def score(
     names = _select(select)
     if table is not None and names is None:
         names = table.factor_names
-    if judges or group_by:  # several judges and/or subgroups: see score_many.py
+    if judges or group_by or run_dir:  # several judges, subgroups, a run directory: see score_many.py
         from .score_many import score_many
 
         score_many(ds, table, names, group_by=group_by, policy=None if policy == "auto" else policy,
                    n_boot=n_boot, ci=ci, seed=seed, output=output, console=out, err=err,
-                   table_of=_scores_table)
+                   table_of=_scores_table, run_dir=run_dir, source=str(data))
         return
     kind = data_judge_kind(ds, judge) or judge_kind(judge)
     chosen = default_policy(judge, kind) if policy == "auto" else policy

@@ -56,6 +56,7 @@ TABLES = {
     "evaluator_bias": "tables/evaluator_bias",
     "rewards": "tables/rewards",
     "factor_validation": "tables/factor_validation",
+    "group_scores": "tables/group_scores",  # score --group-by --out: per subgroup, judge and factor
     **{name: f"tables/{name}" for name in ("joint_effects", "joint_differences", "joint_alignment",
                                            "joint_predictive", "joint_correlation", "joint_lc_agreement")},
     "factor_details": "factor_details",

@@ -12,7 +12,7 @@ from profile_align.rundir import RunDir
 
 from .domparse import census
 
-ALL_SECTIONS = ["findings", "run", "overview", "scores", "alignment", "differences", "failures", "rankings", "gen_eval",
+ALL_SECTIONS = ["findings", "run", "overview", "scores", "subgroups", "alignment", "differences", "failures", "rankings", "gen_eval",
                 "bias",
                 "correlation", "extraction", "validation", "examples", "exp-guide", "exp-improve", "exp-generalize",
                 "exp-paradox", "joint", "logprob", "selfguide"]
@@ -26,9 +26,9 @@ def test_sections_and_figures_of_a_full_run(full_html):
     svgs = [v for t, k, v in c.attrs if t == "svg" and k == "aria-label"]
     assert svgs == ["factor_scores", "differences", "generation_vs_evaluation", "evaluator_bias", "factor_correlation",
                     "joint_effects", "joint_correlation"]
-    # only the experiments that were not run are omitted
+    # only the experiments that were not run are omitted, and the subgroups (none in a run: score --group-by --out)
     assert re.findall(r'<section id="([^"]+)">\s*<h2>[^<]*</h2>\s*<p class="intro">[^<]*</p>\s*<p class="omitted">', html) \
-        == ["exp-improve", "exp-generalize", "logprob", "selfguide"]
+        == ["subgroups", "exp-improve", "exp-generalize", "logprob", "selfguide"]
     assert len(set(c.ids)) == len(c.ids), "duplicate element ids"
 
 

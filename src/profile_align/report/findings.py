@@ -71,6 +71,9 @@ def key_findings(run: RunData) -> list[str]:
                 parts.append(f"{r['judge']}: Kendall tau {float(tau):+.2f}{ci}")
         if parts:
             out.append("Alignment with the human factor ranking — " + "; ".join(parts) + ".")
+    spread = _subgroup_spread(run)
+    if spread:
+        out.append(spread)
     flags = run.manifest.get("flags") or []
     if flags:
         names = sorted({f"{f.get('flag')} ({f.get('judge') or f.get('model') or f.get('prompt_type')})"
@@ -79,6 +82,38 @@ def key_findings(run: RunData) -> list[str]:
     else:
         out.append("No diagnostic flag was raised.")
     return out
+
+
+def _subgroup_spread(run: RunData) -> str:
+    """With subgroup scores (``tables/group_scores``): per judge, the factor whose score differs most
+    between subgroups, with its lowest and highest subgroup."""
+    from ..rundir import TABLES, RunDir
+
+    rd = RunDir(run.path)
+    if not rd.has_table(TABLES["group_scores"]):
+        return ""
+    g = rd.read_table(TABLES["group_scores"])
+    cols = [c for c in (run.manifest.get("group_by") or []) if c in g.columns]
+    if not cols or g.empty:
+        return ""
+    g = g[pd.to_numeric(g["score"], errors="coerce").notna()].assign(
+        group_label=g[cols].astype(str).agg(", ".join, axis=1))
+    parts = []
+    for judge, sub in g.groupby("judge", sort=False):
+        best: tuple[float, str] | None = None
+        for factor, fs in sub.groupby("factor", sort=False):
+            if fs["group_label"].nunique() < 2:
+                continue
+            lo, hi = fs.loc[fs["score"].idxmin()], fs.loc[fs["score"].idxmax()]
+            gap = float(hi["score"] - lo["score"])
+            text = (f"{judge}: {factor_label(str(factor))} from {float(lo['score']):+.2f} ({lo['group_label']}) "
+                    f"to {float(hi['score']):+.2f} ({hi['group_label']})")
+            if best is None or gap > best[0]:
+                best = (gap, text)
+        if best is not None:
+            parts.append(best[1])
+    return ("Largest difference between subgroups (" + ", ".join(cols) + "): " + "; ".join(parts) + ".") \
+        if parts else ""
 
 
 @register_section("findings", "Key findings", "The run in a few sentences; every number is in the sections below.")

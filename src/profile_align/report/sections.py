@@ -84,7 +84,7 @@ class SectionBuild:
 
 
 # The order of the report; sections registered by others come after these.
-ORDER = ("findings", "run", "overview", "scores", "alignment", "differences", "failures", "rankings", "gen_eval", "bias",
+ORDER = ("findings", "run", "overview", "scores", "subgroups", "alignment", "differences", "failures", "rankings", "gen_eval", "bias",
          "correlation",
          "extraction", "validation", "examples", "experiments")
 
@@ -280,6 +280,43 @@ def sec_scores(run: RunData) -> list[Block]:
                             [[factor_label(f), *(fmt_int(n_used.at[f, j]) for j in n_used.columns)] for f in n_used.index],
                             "Pairs used per factor (after the tie policy and missing values)",
                             frozenset(range(1, len(n_used.columns) + 1)), collapsed=True))
+    return blocks
+
+
+@register_section("subgroups", "Factor scores per subgroup",
+                  "tau_14 per factor within each subgroup of the data (`score --group-by COLUMNS --out RUN_DIR`), "
+                  "with the bootstrap CI over the subgroup's examples.")
+def sec_subgroups(run: RunData) -> list[Block]:
+    from ..rundir import TABLES, RunDir
+
+    rd = RunDir(run.path)
+    if not rd.has_table(TABLES["group_scores"]):
+        raise Omitted("no subgroups in this run directory (profile-align score DATA --group-by COLUMNS --out RUN_DIR)")
+    g = rd.read_table(TABLES["group_scores"])
+    cols = list((run.manifest or {}).get("group_by") or [])
+    cols = [c for c in cols if c in g.columns] or [c for c in g.columns[: list(g.columns).index("judge")]]
+    judges = list(dict.fromkeys(g["judge"]))
+    g = g.assign(group_label=g[cols].astype(str).agg(", ".join, axis=1) if cols else "all")
+    factors = [f for f in run.factor_order if f in set(g["factor"])] + \
+        sorted(set(g["factor"]) - set(run.factor_order))
+    blocks: list[Block] = []
+    for j in judges:
+        sub = g[g["judge"] == j]
+        groups = list(dict.fromkeys(sub["group_label"]))
+        by = {(r.group_label, r.factor): r for r in sub.itertuples(index=False)}
+        rows = []
+        for f in factors:
+            row: list[Any] = [factor_label(f)]
+            for grp in groups:
+                r = by.get((grp, f))
+                if r is None or np.isnan(r.score):
+                    row.append("—")
+                    continue
+                ci = "" if np.isnan(r.ci_low) else f" [{r.ci_low:+.2f}, {r.ci_high:+.2f}]"
+                row.append(f"{r.score:+.3f}{ci}")
+            rows.append(row)
+        blocks.append(Table(["factor", *groups], rows, f"{j}: tau_14 [95% CI] per {', '.join(cols) or 'group'}",
+                            frozenset(range(1, len(groups) + 1))))
     return blocks
 
 
