@@ -111,6 +111,8 @@ def test_resume_makes_zero_new_calls(first_run, capsys):
     assert "judges vs human" in text and "factor scores" in text and "alignment tau" in text
     al = pd.read_csv(out / "tables" / "alignment.csv")  # the tau CI and the rank stability are printed
     assert al["kendall_ci_low"].notna().any() and "kept" in text
+    assert "key findings per judge" in text and "human: strongest factor" in text
+    assert "in decisive pairs the text with more" in text  # the plain-language readings of `score`
 
 
 def test_refresh_calls_again(first_run, tmp_path):

@@ -15,7 +15,8 @@ from rich.text import Text
 
 from ..taxonomy import REGISTRY
 
-__all__ = ["print_summary", "judges_table", "factor_table", "bias_table", "failures_table", "usage_lines"]
+__all__ = ["print_summary", "judges_table", "factor_table", "bias_table", "failures_table", "usage_lines",
+           "judge_findings"]
 
 
 def _f(x: Any, nd: int = 3, signed: bool = True) -> str:
@@ -150,6 +151,60 @@ def usage_lines(m: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _label(factor: str) -> str:
+    return REGISTRY.get(factor).label if factor in REGISTRY else factor
+
+
+def judge_findings(result: Any, max_readings: int = 5) -> list[str]:
+    """Per judge: a one-line key finding (its strongest factor and how stable that rank is; for a model
+    judge its alignment with the human, with the tau CI or why it is undefined, and its largest
+    Holm-significant difference), then the plain-language reading of its largest factors
+    (``report.findings.plain_reading``, the one used by ``score`` and the report)."""
+    from ..report.findings import plain_reading
+
+    fs = result.tables["factor_scores"]
+    if fs is None or not len(fs):
+        return []
+    al = result.tables.get("alignment")
+    al_by = {str(r["judge"]): r for r in al.to_dict(orient="records")} if al is not None and len(al) else {}
+    diff = result.tables.get("differences")
+    lines: list[str] = []
+    for judge in dict.fromkeys(fs["judge"]):
+        sub = fs[(fs["judge"] == judge) & fs["score"].notna() & ((fs["concordant"] + fs["discordant"]) > 0)]
+        if not len(sub):
+            lines.append(f"{judge}: no factor has a decisive pair")
+            continue
+        sub = sub.assign(abs_score=sub["score"].abs()).sort_values("abs_score", ascending=False, kind="stable")
+        top = sub.iloc[0]
+        kept = top.get("rank_kept", float("nan"))
+        stab = f", rank {int(top['rank'])} kept in {kept:.0%} of resamples" if kept == kept else ""
+        parts = [f"strongest factor {_label(str(top['factor']))} ({top['score']:+.2f}{stab})"]
+        a = al_by.get(str(judge))
+        if a is not None:
+            tau = a.get("kendall_tau")
+            if tau is not None and tau == tau:
+                lo, hi = a.get("kendall_ci_low"), a.get("kendall_ci_high")
+                ci = f" [{lo:+.2f}, {hi:+.2f}]" if lo is not None and lo == lo and hi == hi else ""
+                parts.append(f"alignment with the human: Kendall tau {tau:+.2f}{ci}")
+            else:
+                parts.append(f"alignment with the human {a.get('note') or 'undefined'}")
+        if diff is not None and len(diff) and "significant" in diff.columns:
+            d = diff[(diff["judge"] == judge) & diff["significant"].astype(bool)]
+            if len(d):
+                big = d.loc[d["diff"].abs().idxmax()]
+                parts.append(f"largest significant difference from the human: {_label(str(big['factor']))} "
+                             f"{big['diff']:+.2f} (Holm)")
+            elif str(judge) in al_by:
+                parts.append("no factor differs significantly from the human (Holm)")
+        lines.append(f"{judge}: " + "; ".join(parts))
+        for r in sub.head(max_readings).itertuples():
+            lab = _label(str(r.factor))
+            lines.append(f"  {lab}: {plain_reading(lab, float(r.score), int(r.concordant), int(r.discordant))}")
+        if len(sub) > max_readings:
+            lines.append(f"  ... {len(sub) - max_readings} more factor(s): see the report")
+    return lines
+
+
 def print_summary(result: Any, console: Console | None = None) -> None:
     con = console or Console(width=None if sys.stdout.isatty() else 200)
     m = result.manifest
@@ -162,6 +217,12 @@ def print_summary(result: Any, console: Console | None = None) -> None:
     con.print(factor_table(result))
     if len(result.tables["alignment"]):
         con.print(judges_table(result))
+    findings = judge_findings(result)
+    if findings:
+        con.print("[bold]key findings per judge[/bold] (readings: among decisive pairs, how often the preferred "
+                  "text has more of the factor)")
+        for line in findings:
+            con.print(line, markup=False, highlight=False, soft_wrap=True)
     bt = bias_table(result)
     if bt is not None:
         con.print(bt)
