@@ -325,15 +325,13 @@ def score(
     map: MapOpt = None, skip_invalid: SkipOpt = False, limit: LimitOpt = None, sample: SampleOpt = None,
     seed: SeedOpt = 0, select: SelectOpt = None, label_map: LabelMapOpt = None,
     judges: JudgesOpt = None, group_by: GroupByOpt = None, keep_human_ties: KeepTiesOpt = False,
-    run_dir: Annotated[Optional[Path], typer.Option(
-        "--out", "--run-dir", "--out-dir", show_default=False,
-        help="Also write a run directory (every judge of the data, the subgroups of --group-by, the alignment "
-             "tables; no model) for `profile-align report RUN_DIR`.")] = None,
+    run_dir: OutOpt = None,
 ) -> None:
     """Factor scores of a judge: tau_14 = (C - D) / (C + D + T) per factor, ranked, with CIs.
 
     With --judges every judge (human and the named ones) is scored; with --group-by each subgroup is;
-    with --out a run directory for `profile-align report` is written as well.
+    with --out RUN_DIR a run directory for `profile-align report RUN_DIR` is written as well (every judge of
+    the data, the subgroups of --group-by, the alignment tables; no model).
     """
     from .factors.table import FactorTable
     from .scoring import data_judge_kind, default_policy, factor_scores, judge_kind
