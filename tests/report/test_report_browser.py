@@ -26,8 +26,8 @@ def test_report_loads_clean_in_chromium(xss_html, tmp_path):
     d = res.dom
     assert d["scripts"] == 0 and d["imgs"] == 0 and d["iframes"] == 0 and d["handlers"] == 0
     assert d["external"] == []
-    assert d["svgs"] == 5
-    assert d["sections"][:4] == ["run", "scores", "alignment", "differences"]
+    assert d["svgs"] == 7  # five figures + the joint section's coefficient plot and correlation heatmap
+    assert d["sections"][:2] == ["findings", "run"] and {"scores", "alignment", "differences"} <= set(d["sections"]), d["sections"]
     assert d["title"] == "PROFILE report: summeval"
     png = res.screenshot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
