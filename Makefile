@@ -38,6 +38,7 @@ install-local: $(VENV)/.local
 install-model: $(VENV)/.model
 
 test: $(VENV)/.local
+	$(BIN)/python -m mypy src/profile_align
 	$(BIN)/python -m pytest -m "not slow" -q
 
 test-slow: $(VENV)/.model

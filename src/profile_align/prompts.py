@@ -165,7 +165,7 @@ def prompt_names(package: str) -> list[str]:
 @lru_cache(maxsize=None)
 def load_prompt(name: str, *, package: str) -> Prompt:
     """Load ``<package>/prompts/<name>.txt``, e.g. ``load_prompt("evaluation", package="profile_align.judges")``."""
-    res = resources.files(package).joinpath(PROMPT_DIR, f"{name}.txt")
+    res = resources.files(package).joinpath(PROMPT_DIR).joinpath(f"{name}.txt")
     if not res.is_file():
         raise PromptError(f"no prompt {name!r} in {package}; known: {', '.join(prompt_names(package))}")
     return parse_prompt(name, res.read_text(encoding="utf-8"), package=package)
@@ -202,7 +202,7 @@ def load_texts(name: str, *, package: str) -> Texts:
     """Load ``<package>/prompts/<name>.yaml``: a mapping with an integer ``version`` and string values (or
     mappings of strings). Bump the version when a text changes."""
     where = f"{package.replace('.', '/')}/{PROMPT_DIR}/{name}.yaml"
-    res = resources.files(package).joinpath(PROMPT_DIR, f"{name}.yaml")
+    res = resources.files(package).joinpath(PROMPT_DIR).joinpath(f"{name}.yaml")
     if not res.is_file():
         raise PromptError(f"no prompt texts {where}")
     return parse_texts(name, res.read_text(encoding="utf-8"), where=where)

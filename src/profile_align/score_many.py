@@ -112,7 +112,7 @@ def score_many(ds: Dataset, table: FactorTable | None, factors: Sequence[str] | 
         table = compute_factors(ds, factors)
     groups: pd.DataFrame | None = None
     judges = judge_order(ds)
-    kw = dict(factors=factors, policy=policy, n_boot=n_boot, ci=ci, seed=seed)
+    kw: dict[str, Any] = dict(factors=factors, policy=policy, n_boot=n_boot, ci=ci, seed=seed)
     how = f"{int(ci * 100)}% CI by cluster bootstrap (B={n_boot}, seed {seed})"
     if group_by:
         columns = parse_columns(group_by)

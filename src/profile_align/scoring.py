@@ -28,6 +28,7 @@ from .stats import (
     compute_factor_scores,
     pairwise_agreement,
 )
+from .stats.alignment import TieRule as AgreementTies
 from .stats.tau import POLICIES, TiePolicy
 
 __all__ = ["PairArrays", "pair_arrays", "factor_scores", "agreement", "default_policy", "judge_kind",
@@ -129,7 +130,7 @@ def factor_scores(dataset: Dataset, table: FactorTable | None = None, *, judge: 
 
 
 def agreement(dataset: Dataset, judge_a: str = "human", judge_b: str = "model", *,
-              ties: str = "disagree") -> AgreementResult:
+              ties: AgreementTies = "disagree") -> AgreementResult:
     """Pairwise agreement of two judges on the pairs both judged."""
     a = {p.pair_id: int(p.verdict) for p in dataset.preferences_of(judge_a)}
     b = {p.pair_id: int(p.verdict) for p in dataset.preferences_of(judge_b)}

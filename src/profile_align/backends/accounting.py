@@ -99,7 +99,7 @@ class Accounting:
     @property
     def stats(self) -> dict[tuple[str, str, str], Stats]:
         """(backend, model string, prompt type) -> :class:`Stats`."""
-        return {k: Stats.of(t) for k, t in self.records().tallies("backend", "model", "prompt_type").items()}
+        return {(b, m, p): Stats.of(t) for (b, m, p), t in self.records().tallies("backend", "model", "prompt_type").items()}
 
     # ------------------------------------------------------------------ summaries
     def totals(self) -> Stats:

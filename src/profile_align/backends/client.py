@@ -151,7 +151,7 @@ class Client:
                 cached: bool) -> CallRecord:
         """The call record of one answer or failure (status from the answer: an unreadable JSON answer is
         ``unparseable``, a content-filter stop ``refused``)."""
-        base = dict(call_id=self.calls.new_id(), invocation=self.calls.invocation, ts=time.time(), model=self.model,
+        base: dict[str, Any] = dict(call_id=self.calls.new_id(), invocation=self.calls.invocation, ts=time.time(), model=self.model,
                     model_id=self.backend.model_id, backend=self.backend.name, prompt_type=request.prompt_type,
                     stage=stage, input_key=input_key(request.messages), key=key,
                     scoring=is_scoring_request(request))

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from .base import Backend
-from .cache import Cache
+from .cache import Cache, CacheMode
 from .client import Client
 
 __all__ = ["make_client", "resolve_cache_path", "cache_mode_of"]
 
 
-def cache_mode_of(*, refresh: bool = False, no_cache: bool = False) -> str:
+def cache_mode_of(*, refresh: bool = False, no_cache: bool = False) -> CacheMode:
     """The cache mode of the ``--refresh`` / ``--no-cache`` flags every command shares."""
     return "off" if no_cache else ("refresh" if refresh else "use")
 

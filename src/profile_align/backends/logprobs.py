@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["yes_probability", "yes_probability_from_response"]
 
@@ -19,7 +19,7 @@ def _pairs(top: Mapping[str, float] | Iterable[Any]) -> Iterable[tuple[str, floa
     if isinstance(top, Mapping):
         yield from top.items()
         return
-    for item in top:  # [{"token": ..., "logprob": ...}] or [(token, logprob)]
+    for item in cast(Iterable[Any], top):  # [{"token": ..., "logprob": ...}] or [(token, logprob)]
         if isinstance(item, Mapping):
             yield str(item.get("token", "")), float(item.get("logprob", -math.inf))
         else:

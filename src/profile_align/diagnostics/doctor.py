@@ -279,8 +279,8 @@ def checks_table(checks: Sequence[Check]) -> Any:
     from rich.text import Text
 
     t = Table(title="profile-align doctor")
-    for c in ("check", "status", "detail"):
-        t.add_column(c, overflow="fold")
+    for heading in ("check", "status", "detail"):
+        t.add_column(heading, overflow="fold")
     for c in checks:
         t.add_row(Text(c.name), Text(c.status, style=_STYLE.get(c.status, "")), Text(c.detail))
     return t

@@ -70,7 +70,8 @@ class Thresholds:
 
     def for_prompt(self, prompt_type: str) -> Thresholds:
         over = self.overrides.get(prompt_type)
-        return replace(self, **over) if over else self
+        values: dict[str, Any] = dict(over or {})
+        return replace(self, **values) if values else self
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

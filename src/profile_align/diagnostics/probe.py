@@ -92,6 +92,11 @@ def _task(name: str, description: str, schema: dict[str, Any]):
     return deco
 
 
+def _equals(expected: str) -> Callable[[str | None], bool]:
+    """Correct when the answer is the expected one."""
+    return lambda answer: answer == expected
+
+
 def _get(parsed: Any, key: str) -> Any:
     return parsed.get(key) if isinstance(parsed, dict) else None
 
@@ -109,7 +114,7 @@ def _support(items: dict[str, Any]) -> list[Call]:
             return ("yes" if v else "no") if isinstance(v, bool) else None
 
         exp = it["expected"]
-        calls.append(Call("support", it["id"], None, req, exp, read, lambda a, exp=exp: a == exp))
+        calls.append(Call("support", it["id"], None, req, exp, read, _equals(exp)))
     return calls
 
 
@@ -127,7 +132,7 @@ def _pairwise(items: dict[str, Any]) -> list[Call]:
                 v = str(v).strip().lower() if v is not None else None
                 return v if v in ("1", "2", "tie") else None
 
-            calls.append(Call("pairwise", it["id"], variant, req, exp, read, lambda a, exp=exp: a == exp))
+            calls.append(Call("pairwise", it["id"], variant, req, exp, read, _equals(exp)))
     return calls
 
 
@@ -251,8 +256,8 @@ def run_probe(
     if unknown:
         raise ValueError(f"unknown probe task(s) {unknown}; known: {', '.join(PROBE_TASKS)}")
     own = not isinstance(model, Client)
-    client = make_client(model, cache=cache, cache_mode=cache_mode,
-                    max_retries=1, timeout_s=timeout_s, progress=progress) if own else model
+    client = model if isinstance(model, Client) else make_client(
+        model, cache=cache, cache_mode=cache_mode, max_retries=1, timeout_s=timeout_s, progress=progress)
     model_name = model if isinstance(model, str) else f"{client.backend.name}:{client.backend.model_id}"
     items = probe_items()
     calls = [c for name in names for c in PROBE_TASKS[name].build(items)]

@@ -71,7 +71,7 @@ def run_guide(run_dir: str | Path | RunDir, *, judge: str | None = None, model: 
     pairs = [pair_map[i] for i in ids]
     model_str = model if model is not None else model_of(rd, jname)
     client = experiment_client(model_str, rd, cache_mode=cache_mode, progress=progress)
-    cfg_eval = next((j.get("evaluation", {}) for j in rd.read_manifest().get("config", {}).get("judges", [])
+    cfg_eval: dict[str, Any] = next((j.get("evaluation", {}) for j in rd.read_manifest().get("config", {}).get("judges", [])
                      if (j.get("name") or j.get("model")) == jname.rsplit(":", 1)[0]), {}) or {}
     samp = sampling(rd)
     label = jname.rsplit(":", 1)[0]
@@ -81,7 +81,7 @@ def run_guide(run_dir: str | Path | RunDir, *, judge: str | None = None, model: 
     for cond in CONDITIONS:
         if cond == "rand" and choice.rand is None:
             continue
-        sentence = sentences[factors[cond]] if factors[cond] else None
+        sentence = sentences[fac] if (fac := factors[cond]) else None
         ej = EvaluationJudge(client, label=label, task=run_task(rd), both_orders=cfg_eval.get("both_orders", True),
                              combine=cfg_eval.get("combine", "tie"), guidance=sentence,
                              justification_max_chars=cfg_eval.get("justification_max_chars", 300),
@@ -100,7 +100,7 @@ def run_guide(run_dir: str | Path | RunDir, *, judge: str | None = None, model: 
         k = int(right[c].sum())
         lo, hi = wilson_interval(k, len(common))
         change = paired_agreement_diff(right["none"], right[c], ex_ids, n_boot=n_boot, seed=seed) if c != "none" else None
-        rows.append({"condition": c, "factor": factors[c], "sentence": sentences[factors[c]] if factors[c] else None,
+        rows.append({"condition": c, "factor": factors[c], "sentence": sentences[fac] if (fac := factors[c]) else None,
                      "agreement": k / len(common) if common else float("nan"), "ci_low": lo, "ci_high": hi,
                      "n_pairs": len(common),
                      "change_vs_none": None if change is None else change["diff"],

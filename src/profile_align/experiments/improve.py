@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -113,7 +113,8 @@ def run_improve(run_dir: str | Path | RunDir, *, generator: Any = None, evaluato
     ok = [i for i in ok if d1[i] != d2[i]]
     # 2. the evaluator's verdict and reasons (one order; its reasons are the feedback)
     ej = EvaluationJudge(eclient, label="improve", task=task, justification_max_chars=300, **samp)
-    drafts = {i: (Output(f"improve::{exs[i].id}::d1", exs[i].id, d1[i]), Output(f"improve::{exs[i].id}::d2", exs[i].id, d2[i]))
+    drafts = {i: (Output(f"improve::{exs[i].id}::d1", exs[i].id, cast(str, d1[i])),  # i in ok: both drafts exist
+                  Output(f"improve::{exs[i].id}::d2", exs[i].id, cast(str, d2[i])))
               for i in ok}
     ereqs = [ej.request(exs[i], *drafts[i]) for i in ok]
     feedback = {}
@@ -137,7 +138,8 @@ def run_improve(run_dir: str | Path | RunDir, *, generator: Any = None, evaluato
     failures["improved"] = sum(x is None for x in fb + ba + bb)
 
     # 4. factor values of every draft and improved text
-    outputs, pairs_by_cond = [], {c: [] for c in CONDITIONS}
+    outputs = []
+    pairs_by_cond: dict[str, list[tuple[str, str, str]]] = {c: [] for c in CONDITIONS}
     for j, i in enumerate(ok):
         eid = exs[i].id
         o1, o2 = drafts[i]

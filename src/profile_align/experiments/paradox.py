@@ -87,11 +87,11 @@ def load_trivia(source: str | Path | None = None, *, limit: int | None = None, s
         where = str(source)
         numbered = []
         with open(source, encoding="utf-8") as fh:
-            for i, line in enumerate(fh, start=1):
-                if not line.strip():
+            for i, text in enumerate(fh, start=1):
+                if not text.strip():
                     continue
                 try:
-                    numbered.append((i, json.loads(line)))
+                    numbered.append((i, json.loads(text)))
                 except json.JSONDecodeError as e:
                     raise InvalidInputError(where, i, None, f"invalid JSON: {e.msg}") from None
     items, seen = [], set()
@@ -194,12 +194,12 @@ def run_paradox(model: Any = "local", *, run_dir: str | Path | RunDir | None = N
     # candidates: (item, kind, text, truth); kind = own | gold | other:<model>
     cand: list[tuple[TriviaItem, str, str, bool]] = []
     for it in items:
-        if own[it.id] is not None:
-            cand.append((it, "own", own[it.id], is_correct(own[it.id], it.answers, match)))
+        if (mine := own[it.id]) is not None:
+            cand.append((it, "own", mine, is_correct(mine, it.answers, match)))
         cand.append((it, "gold", it.gold, True))
         for name, ans in other_answers.items():
-            if ans[it.id] is not None:
-                cand.append((it, f"other:{name}", ans[it.id], is_correct(ans[it.id], it.answers, match)))
+            if (theirs := ans[it.id]) is not None:
+                cand.append((it, f"other:{name}", theirs, is_correct(theirs, it.answers, match)))
     judge_reqs = [req(p_judge, {"question": it.question, "candidate": c}, JudgeReply, "paradox_judge", 32)
                   for it, _, c, _t in cand]
     judge_resps = client.run_all(judge_reqs, desc="paradox: judging")

@@ -123,7 +123,7 @@ class FactsExtractor:
         for (h, item), req, resp in zip(keys, reqs, run.run(reqs, desc)):
             facts = None if isinstance(resp, RequestFailed) else parse_facts(resp.parsed)
             run.account(req, resp, facts is not None)
-            echo = bool(facts) and any(is_echo(x, [system], min_chars=13) for x in facts)
+            echo = facts is not None and any(is_echo(x, [system], min_chars=13) for x in facts)
             run.answer_row(req, resp, item, "", None if facts is None else json.dumps(facts, ensure_ascii=False),
                            facts is not None, echo)
             facts_of[h] = facts

@@ -56,9 +56,12 @@ class Extractor(Protocol):
     """
 
     name: str
-    factor: Factor | None
     needs: tuple[str, ...]
     model_free: bool
+
+    @property
+    def factor(self) -> Factor | None:  # read-only here, so an extractor whose factor is never None conforms
+        ...
 
     def available(self, run: ExtractionRun) -> bool:
         """Whether it can run (e.g. a model backend is there); if not, the factor is listed as skipped."""

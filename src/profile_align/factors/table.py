@@ -12,7 +12,7 @@ import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,8 +175,9 @@ def compute_factors(dataset: Dataset, factors: Iterable[str | Factor] | None = N
     skipped names are recorded in ``warnings`` so nobody mistakes them for computed.
     """
     facs = resolve_factors(dataset.task, factors)
-    fns = {f.name: getattr(get_extractor(f.name), "compute", None) for f in facs}
-    rule = [f for f in facs if f.computable_without_model and fns[f.name] is not None]
+    fns: dict[str, Callable[[str, Any], Any]] = {
+        f.name: fn for f in facs if (fn := getattr(get_extractor(f.name), "compute", None)) is not None}
+    rule = [f for f in facs if f.computable_without_model and f.name in fns]
     skipped = [f for f in facs if f not in rule]
     if skipped and not skip_model_factors:
         raise NotImplementedError(

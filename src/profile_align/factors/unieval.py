@@ -33,7 +33,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from ..backends.base import Request, RequestFailed
 from ..backends.logprobs import yes_probability_from_response
@@ -230,6 +230,9 @@ def _proxy_info(why: str, *, warn: bool) -> dict[str, Any]:
     return info
 
 
+_Result = tuple[Optional[float], Optional[str], int, int]  # (value, per-sentence detail as JSON, n items, n failed)
+
+
 class UniEvalExtractor:
     """Fluency or coherence by UniEval's Boolean QA: the real model when the run has a scorer, else the
     question put to the factor LLM (one token, scored from its top logprobs).
@@ -255,7 +258,7 @@ class UniEvalExtractor:
     def extract(self, run: ExtractionRun) -> None:
         if run.unieval is not None:
             try:
-                self._real(run)
+                self._real(run, run.unieval)
             except UniEvalUnavailable as exc:
                 if not run.unieval_info.get("fallback"):
                     raise
@@ -269,9 +272,9 @@ class UniEvalExtractor:
         if note:
             run.provenance[self.name]["note"] = f"UniEval proxy: {note}"
 
-    def _real(self, run: ExtractionRun) -> None:
-        scorer = run.unieval
-        key_of_output, results = {}, {}
+    def _real(self, run: ExtractionRun, scorer: UniEvalScorer) -> None:
+        key_of_output: dict[str, tuple] = {}
+        results: dict[tuple, _Result] = {}
         for o in run.ds.outputs:
             key = self._key(run, o)
             key_of_output[o.id] = key
@@ -287,12 +290,14 @@ class UniEvalExtractor:
 
     def _proxy(self, run: ExtractionRun) -> None:
         dim, pt = self.dimension, self.prompt
-        key_of_output, jobs = {}, {}
+        key_of_output: dict[str, tuple] = {}
+        jobs: dict[tuple, tuple[str, str, str]] = {}
         for o in run.ds.outputs:
             key = self._key(run, o)
             key_of_output[o.id] = key
             jobs.setdefault(key, (o.id, o.text, run.source_of(o)))
-        reqs, meta, results = [], [], {}
+        reqs, meta = [], []
+        results: dict[tuple, _Result] = {}
         for key, (oid, text, source) in jobs.items():
             if self.per_sentence:
                 sents = split_sentences(text)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 import pandas as pd
 from scipy.stats import kendalltau
 
@@ -46,7 +47,7 @@ def _doc_taus(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[np.ndar
     return np.array(taus), np.array(ns)
 
 
-def summary_level_tau(x: Sequence[float], y: Sequence[float], groups: Sequence[str], *, n_boot: int = 1000,
+def summary_level_tau(x: ArrayLike, y: ArrayLike, groups: ArrayLike, *, n_boot: int = 1000,
                       seed: int = 0, ci: float = 0.95) -> dict[str, float]:
     """Mean over documents of the per-document Kendall tau-b, with a bootstrap CI over documents."""
     x, y, groups = np.asarray(x, float), np.asarray(y, float), np.asarray(groups)

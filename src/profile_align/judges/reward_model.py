@@ -78,7 +78,7 @@ class TransformersScorer:
               calls: JudgeCalls | None = None) -> list[float | None]:
         import torch
 
-        out: list[float] = []
+        out: list[float | None] = []
         texts = [self._text(p, r) for p, r in zip(prompts, responses)]
         for i in range(0, len(texts), self.batch_size):
             batch = self.tok(texts[i:i + self.batch_size], return_tensors="pt", padding=True, truncation=True,

@@ -21,6 +21,7 @@ from ..data.dataset import Dataset
 from ..judges import FIRST_ORDER, JudgeKind, JudgeResult
 from ..scoring import agreement, factor_scores
 from ..stats import FactorScoreResult, align, compare_judges
+from ..stats.alignment import TieRule as AgreementTies
 from .config import StatsConfig
 
 __all__ = ["SCHEMAS", "frame", "score_judges", "assemble_tables", "JUDGE_COLUMNS"]
@@ -68,7 +69,7 @@ def _protocol_view(dataset: Dataset, j: JudgeResult, protocol: str) -> tuple[Dat
                    [*dataset.preferences, *prefs], dataset.report), name
 
 
-def _agreement(dataset: Dataset, judge: str, ties: str) -> dict[str, Any]:
+def _agreement(dataset: Dataset, judge: str, ties: AgreementTies) -> dict[str, Any]:
     human_pairs = {p.pair_id for p in dataset.preferences_of("human")}
     if not human_pairs & {p.pair_id for p in dataset.preferences_of(judge)}:
         return {}

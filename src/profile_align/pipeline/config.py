@@ -28,6 +28,13 @@ class ConfigError(ValueError):
     """A config file that cannot be read or validated (message names the file and the field)."""
 
 
+Setting = Literal["evaluation", "generation"]
+
+
+def _both_settings() -> list[Setting]:
+    return ["evaluation", "generation"]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -88,7 +95,7 @@ class EvaluationConfig(_Strict):
 class JudgeConfig(_Strict):
     model: str
     name: str | None = Field(None, description="label in judge names (<name>:generation); default: the model string")
-    settings: list[Literal["generation", "evaluation"]] = Field(default_factory=lambda: ["evaluation", "generation"])
+    settings: list[Setting] = Field(default_factory=_both_settings)
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     temperature: float | None = None
@@ -122,8 +129,8 @@ class RewardModelConfig(_Strict):
     model: str
     url: str | None = None
     tie_tol: float = 0.0
-    settings: list[Literal["evaluation", "generation"]] = Field(
-        default_factory=lambda: ["evaluation", "generation"],
+    settings: list[Setting] = Field(
+        default_factory=_both_settings,
         description="evaluation: the dataset's pairs (judge rm:<name>); generation: the generators' k outputs "
                     "per example (judge rm:<name>/generation, only when the run has a generation judge)")
     options: dict[str, Any] = Field(default_factory=dict)

@@ -357,8 +357,6 @@ def _diagnose_and_report(result: RunResult, *, strict: bool, quiet: bool, consol
     try:
         from ..report import MissingExtra, write_report
     except ImportError:  # matplotlib / jinja2 missing: the report extra
-        write_report, MissingExtra = None, ImportError
-    if write_report is None:
         _say(console, quiet, "report skipped: install the 'report' extra (pip install 'profile-align[report]')")
         return
     try:

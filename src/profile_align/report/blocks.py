@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -50,7 +51,7 @@ Cell = Union[str, Text]
 @dataclass
 class Table:
     columns: list[str]
-    rows: list[list[Cell]]
+    rows: Sequence[Sequence[Cell]]  # read-only: a list of rows of plain strings is one too
     caption: str = ""
     numeric: frozenset[int] = frozenset()  # column indexes right-aligned
     collapsed: bool = False  # HTML: inside a <details>
@@ -65,7 +66,7 @@ class FigureRef:
 
 @dataclass
 class KeyValues:
-    items: list[tuple[str, Cell]]
+    items: Sequence[tuple[str, Cell]]
     caption: str = ""
     columns: int = 1  # HTML: key/value pairs per row
 

@@ -194,8 +194,8 @@ def _judges(manifest: RunManifest | None, scores: pd.DataFrame | None, dataset: 
                                 protocol=judge_protocol(j.model_dump()), setting=j.setting)
     if scores is not None and "judge" in scores.columns:
         for name in sorted(set(scores["judge"]) - set(out)):
-            kinds = scores.loc[scores["judge"] == name, "kind"] if "kind" in scores.columns else []
-            out[name] = JudgeInfo(name, _kind(kinds.iloc[0], name) if len(kinds) else judge_kind(name))
+            kinds = list(scores.loc[scores["judge"] == name, "kind"]) if "kind" in scores.columns else []
+            out[name] = JudgeInfo(name, _kind(kinds[0], name) if kinds else judge_kind(name))
     if dataset is not None:
         for name in dataset.judges:
             if name not in out:

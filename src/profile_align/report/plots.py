@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from .derive import differences, factor_correlation, factor_label, gen_eval_pair
 
 __all__ = ["FIGURES", "FIGURE_TITLES", "RC", "render_figures", "figure_svg", "save_png", "register_figure"]
 
-RC = {
+RC: dict[Any, Any] = {  # matplotlib rcParams (its keys are typed as a Literal of every rc name)
     "svg.fonttype": "none",
     "svg.image_inline": True,
     "font.family": "DejaVu Sans",

@@ -320,8 +320,8 @@ def pairwise_agreement(
             raise ValueError("example_ids must have one entry per pair")
         uniq, group = factorize_ids(ids[keep], int(keep.sum()))
         per = np.zeros((len(uniq), 2))
-        np.add.at(per, (group, 0), credit)
-        np.add.at(per, (group, 1), counted)
+        np.add.at(per[:, 0], group, credit)  # column views: adds in place
+        np.add.at(per[:, 1], group, counted)
         sums = resample_sums(np.random.default_rng(seed), per * 2, n_boot) / 2.0  # *2: exact half credits
         with np.errstate(divide="ignore", invalid="ignore"):
             reps = np.where(sums[:, 1] > 0, sums[:, 0] / sums[:, 1], np.nan)

@@ -172,7 +172,7 @@ def build_design(
         if ties.any():
             dropped["judge tie (binary model)"] = int(ties.sum())
         row_ok &= p != 0
-    X = d[np.ix_(row_ok, keep_cols)] / unit[keep_cols]
+    X = d[np.ix_(row_ok, np.asarray(keep_cols, dtype=np.intp))] / unit[keep_cols]
     return Design(
         y=p[row_ok].astype(np.int8), X=X, factor_names=[names[j] for j in keep_cols], sd=unit[keep_cols],
         groups=group[row_ok], example_ids=ids, n_input=int(p.shape[0]), dropped=dropped, excluded=excluded,
@@ -715,6 +715,7 @@ def fit_joint(
     full = engine(d.y, d.X, d.groups, None, l2)
     coef = full.params[sl].copy()
     if inference == "cluster":
+        assert full.cov is not None  # unpenalised fit with groups: the logit/ordinal engines return the covariance
         se = np.sqrt(np.diag(full.cov)[sl])
         lo, hi, p = _ci_from_cov(coef, se, ci)
     else:
@@ -1020,5 +1021,6 @@ def length_controlled_agreement(judge_pref: ArrayLike, reference_pref: ArrayLike
         lo, hi = percentile_interval(reps, ci)
         bounds = [float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]), float(lo[2]), float(hi[2])]
     return LengthControlledAgreement(judge, reference, model, d.n_pairs, dropped, raw, agree(pr_full, hh), lc,
-                                     float(f.params[_coef_slice(model, 2)][1]), *bounds,
-                                     n_boot=int(n_boot) if n_boot > 0 else 0)
+                                     float(f.params[_coef_slice(model, 2)][1]), raw_low=bounds[0],
+                                     raw_high=bounds[1], lc_low=bounds[2], lc_high=bounds[3], change_low=bounds[4],
+                                     change_high=bounds[5], n_boot=int(n_boot) if n_boot > 0 else 0)

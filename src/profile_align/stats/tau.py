@@ -57,7 +57,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Literal, Union
+from typing import Literal, Union, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -166,7 +166,7 @@ POLICIES: Mapping[str, TiePolicy] = {
     "drop-all": DROP_ALL,
 }
 
-PolicyLike = Union[str, TiePolicy, Mapping[str, str]]
+PolicyLike = Union[str, TiePolicy, Mapping[str, Union[str, None]]]  # a mapping: TiePolicy.to_dict()
 
 
 def get_policy(policy: PolicyLike) -> TiePolicy:
@@ -183,7 +183,8 @@ def get_policy(policy: PolicyLike) -> TiePolicy:
             return POLICIES[key]
         raise ValueError(f"unknown tie policy {policy!r}; known: {sorted(POLICIES)}")
     if isinstance(policy, Mapping):
-        pol = TiePolicy(policy["judge_ties"], policy["factor_ties"])
+        # __post_init__ validates the two rules
+        pol = TiePolicy(cast(TieRule, policy["judge_ties"]), cast(TieRule, policy["factor_ties"]))
         name = policy.get("name")
         if name and str(name) in POLICIES and POLICIES[str(name)] == pol:
             return POLICIES[str(name)]

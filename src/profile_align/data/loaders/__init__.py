@@ -193,6 +193,7 @@ def load_dataset(source: Any, format: str | None = None, *, task: str | None = N
     human ties (they enter tau_14 as judge ties, counted in ``report.ties_kept``).
     ``source`` may be a ``pandas.DataFrame`` (one record per row; with ``mapping`` or a detected layout).
     """
+    records: Iterable[Record]
     if hasattr(source, "to_dict") and hasattr(source, "columns"):
         records, where, implied, default_name = _frame_records(source), "<DataFrame>", None, "dataframe"
     else:

@@ -76,6 +76,7 @@ class _SideLabelled:
     judge_columns = True
     group_columns = True
     winner = "winner"
+    id_field: str | None  # set by each format
 
     def texts(self, rec: Record) -> tuple[str, str, str, str | None, str | None]:
         raise NotImplementedError

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..dataset import InvalidInputError, LoadReport, Rejection
+from ..model import Verdict
 from .builder import DatasetBuilder
 from .io import Record
 
@@ -35,7 +36,7 @@ class LoadOptions:
     domain: str | None = None            # SHP: keep rows whose domain is this (or starts with it + "_")
     aspect: str = "mean"                 # SummEval: which rating orders the summaries
     mapping: Mapping[str, str] | None = None  # generic: role -> column
-    label_map: Mapping[str, str] | None = None  # value in a preference column -> a | b | tie
+    label_map: Mapping[str, Verdict] | None = None  # value in a preference column -> its verdict (parse_label_map)
     judges: Mapping[str, str] | None = None  # more judges: judge name -> its preference column
     group_by: tuple[str, ...] = ()        # metadata columns kept with each pair (per-subgroup scores)
     keep_ties: bool = False               # keep human ties (they enter tau_14 as judge ties)

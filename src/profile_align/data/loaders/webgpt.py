@@ -70,7 +70,7 @@ class WebGpt:
             if ex is None:
                 continue
             if answers[0] == answers[1]:  # two identical texts are no comparison (dropped, counted by the builder)
-                quotes = [None, None]  # type: ignore[list-item]
+                quotes = [None, None]
             a, o = (b.output(ex, t, sources=q) for t, q in zip(answers, quotes))
             margin = scores[0] - scores[1]
             votes.add(ex, a, o, (margin > 0) - (margin < 0), margin)
