@@ -9,5 +9,5 @@ cd "$(dirname "$0")/.."
 OUT=${2:-docs/report-screenshot.png}
 BIN=${BIN:-.venv/bin}
 "$BIN/profile-align" report "$RUN" -o "$RUN/report.html"
-"$BIN/python" -m profile_align.report.browser "$RUN/report.html" --screenshot "$OUT" --width 1280 --height 1500
+"$BIN/python" tests/report/browser.py "$RUN/report.html" --screenshot "$OUT" --width 1280 --height 1500
 echo "screenshot: $OUT"

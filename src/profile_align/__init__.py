@@ -26,7 +26,7 @@ from .stats import (
 )
 from .taxonomy import REGISTRY, Factor, factors_for_task, get_factor
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "__version__",

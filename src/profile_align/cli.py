@@ -474,7 +474,7 @@ _COMMAND_MODULES = (
     "profile_align.diagnostics.cli",  # probe, doctor, diagnose
     "profile_align.report.cli",       # report
     "profile_align.experiments.cli",  # guide, improve, generalize, paradox, human-check
-    "profile_align.stats.joint_cli",  # explain
+    "profile_align.explain_cli",      # explain
     "profile_align.overview",         # overview
     "profile_align.experiments.selfguide_cli",  # logprob-check, selfguide-export
 )

@@ -25,7 +25,7 @@ async def test_retries_429_then_success(make_client):
     client = make_client(fake, max_retries=3)
     r = await client.complete(req("hello"))
     assert r.text == "hello" and fake.calls == 3
-    assert client.accounting.totals().failures == 0
+    assert client.accounting.totals().failed == 0
 
 
 async def test_retry_after_is_honoured(make_client):
@@ -106,10 +106,10 @@ async def test_malformed_json_counted_per_prompt_type(make_client):
     assert stats["pairwise_eval"]["parse_failures"] == 3 and stats["other"]["parse_failures"] == 0
     # a parse failure is not re-counted when validated again
     assert client.parse(out[0], Verdict) is None
-    assert client.accounting.totals().parse_failures == 3
+    assert client.accounting.totals().unparseable == 3
     # cached replay in a later run counts again (per-run report)
     out2 = await client.map([req("0", json_schema=SCHEMA, prompt_type="pairwise_eval")])
-    assert out2[0].cached and client.accounting.totals().parse_failures == 4
+    assert out2[0].cached and client.accounting.totals().unparseable == 4
 
 
 async def test_fenced_json_is_parsed(make_client):
@@ -118,7 +118,7 @@ async def test_fenced_json_is_parsed(make_client):
     r = await client.complete(req("x", json_schema=SCHEMA))
     assert r.text.startswith("Sure!") and r.parsed == {"verdict": "A"}
     assert client.parse(r, Verdict) == Verdict(verdict="A")
-    assert client.accounting.totals().parse_failures == 0
+    assert client.accounting.totals().unparseable == 0
     hit = await client.complete(req("x", json_schema=SCHEMA))
     assert hit.cached and hit.parsed == {"verdict": "A"}
 
@@ -130,7 +130,7 @@ async def test_map_structured(make_client):
     out = await client.map_structured([req("good"), req("bad"), req("wrong")], Verdict)
     assert out[0] == Verdict(verdict="B")
     assert isinstance(out[1], ParseError) and isinstance(out[2], ParseError)
-    assert client.accounting.totals().parse_failures == 2
+    assert client.accounting.totals().unparseable == 2
 
 
 async def test_accounting_totals_and_cost(make_client):

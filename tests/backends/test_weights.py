@@ -26,7 +26,7 @@ def _fake_parts(tmp_path, n=3, size=1000):
 def test_assemble_joins_in_order_once(tmp_path, monkeypatch):
     spec, paths, blob = _fake_parts(tmp_path, n=12)  # part10 after part9, not after part1
     lookups = []
-    monkeypatch.setattr(weights, "_locate_part", lambda name: lookups.append(name) or paths.get(name))
+    monkeypatch.setattr(weights, "locate_part", lambda name: lookups.append(name) or paths.get(name))
     out = assemble(spec, tmp_path / "cache", progress=True)
     assert out.read_bytes() == blob and out.name == "tiny.gguf"
     n = len(lookups)
@@ -36,7 +36,7 @@ def test_assemble_joins_in_order_once(tmp_path, monkeypatch):
 
 def test_cache_dir_env_override(tmp_path, monkeypatch):
     spec, paths, _ = _fake_parts(tmp_path)
-    monkeypatch.setattr(weights, "_locate_part", paths.get)
+    monkeypatch.setattr(weights, "locate_part", paths.get)
     monkeypatch.setenv("PROFILE_ALIGN_CACHE", str(tmp_path / "envcache"))
     assert assemble(spec, progress=False).parent == tmp_path / "envcache" / "models"
 
@@ -44,7 +44,7 @@ def test_cache_dir_env_override(tmp_path, monkeypatch):
 def test_missing_packages_named_with_pip_command(tmp_path, monkeypatch):
     spec, paths, _ = _fake_parts(tmp_path)
     del paths["pkg-part2"]
-    monkeypatch.setattr(weights, "_locate_part", paths.get)
+    monkeypatch.setattr(weights, "locate_part", paths.get)
     with pytest.raises(WeightsError) as info:
         assemble(spec, tmp_path / "cache", progress=False)
     msg = str(info.value)
@@ -55,7 +55,7 @@ def test_missing_packages_named_with_pip_command(tmp_path, monkeypatch):
 def test_corrupt_parts_give_checksum_error(tmp_path, monkeypatch):
     spec, paths, _ = _fake_parts(tmp_path)
     paths["pkg-part3"].write_bytes(b"\xff" * 1000)
-    monkeypatch.setattr(weights, "_locate_part", paths.get)
+    monkeypatch.setattr(weights, "locate_part", paths.get)
     with pytest.raises(WeightsError, match="corrupt") as info:
         assemble(spec, tmp_path / "cache", progress=False)
     assert spec.sha256 in str(info.value) and "--force-reinstall" in str(info.value)

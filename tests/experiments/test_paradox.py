@@ -143,4 +143,4 @@ def test_paradox_counts_unparseable_answers(tmp_path):
     # only the gold answers are judged (no own answers); an always-"incorrect" judge is wrong on all of them
     assert res.summary["evaluation_accuracy_gold"]["value"] == 0.0 and res.summary["evaluation_accuracy_gold"]["n"] == 6
     assert res.summary["evaluation_accuracy_own"]["n"] == 0 and res.summary["unfaithful_evaluation"]["n"] == 0
-    assert client.accounting.totals().parse_failures >= 6
+    assert client.accounting.totals().unparseable >= 6

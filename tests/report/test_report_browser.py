@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from profile_align.report.browser import check_in_browser, find_chromium
+from .browser import check_in_browser, find_chromium
 
 pytestmark = pytest.mark.skipif(find_chromium() is None,
                                 reason="no Chromium installed (apt-get install chromium, or set $CHROMIUM)")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .records import CallLog, Records, Tally
+from .records import CallLog, Records, Tally, usage_counts
 
-__all__ = ["Prices", "DEFAULT_PRICES", "Stats", "Accounting", "usage_table"]
+__all__ = ["Prices", "DEFAULT_PRICES", "Accounting", "usage_table"]
 
 # USD per 1M tokens (input, output). Patterns are fnmatch globs over "backend:model" or the bare model.
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
@@ -62,28 +61,6 @@ class Prices:
         return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1e6
 
 
-@dataclass(frozen=True)
-class Stats:
-    """Counts of one group of call records (``failures`` = failed calls, ``parse_failures`` = unparseable
-    answers; tokens, cost and latency are what new calls paid)."""
-
-    requests: int = 0
-    cached: int = 0
-    failures: int = 0
-    parse_failures: int = 0
-    refused: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    latency_s: float = 0.0
-    cost_usd: float | None = 0.0
-    wall_s: float = 0.0
-
-    @classmethod
-    def of(cls, t: Tally) -> Stats:
-        return cls(t.requests, t.cached, t.failed, t.unparseable, t.refused, t.prompt_tokens, t.completion_tokens,
-                   t.latency_s, t.cost_usd, t.wall_s)
-
-
 class Accounting:
     """Usage and failures per backend / model / prompt type: a read-only view over the call records of a
     :class:`~profile_align.backends.records.CallLog` (this invocation's calls). ``prices`` price new calls
@@ -97,13 +74,13 @@ class Accounting:
         return self.calls.records()
 
     @property
-    def stats(self) -> dict[tuple[str, str, str], Stats]:
-        """(backend, model string, prompt type) -> :class:`Stats`."""
-        return {(b, m, p): Stats.of(t) for (b, m, p), t in self.records().tallies("backend", "model", "prompt_type").items()}
+    def stats(self) -> dict[tuple[str, str, str], Tally]:
+        """(backend, model string, prompt type) -> the :class:`~profile_align.backends.records.Tally` of its calls."""
+        return {(b, m, p): t for (b, m, p), t in self.records().tallies("backend", "model", "prompt_type").items()}
 
     # ------------------------------------------------------------------ summaries
-    def totals(self) -> Stats:
-        return Stats.of(self.records().tally())
+    def totals(self) -> Tally:
+        return self.records().tally()
 
     def failure_rates(self) -> dict[str, float]:
         """(failed + unparseable + refused) / requests per prompt type."""
@@ -119,16 +96,9 @@ class Accounting:
         rows = []
         for (backend, model, model_id, stage, pt), t in recs.tallies("backend", "model", "model_id", "stage",
                                                                       "prompt_type").items():
-            d = t.to_dict()
             rows.append({"backend": backend, "model": model, "model_id": model_id, "stage": stage, "prompt_type": pt,
-                         **asdict(Stats.of(t)), "new_requests": d["new_requests"],
-                         "cached_prompt_tokens": t.cached_prompt_tokens,
-                         "cached_completion_tokens": t.cached_completion_tokens, "cached_cost_usd": t.cached_cost_usd})
-        tot = recs.tally()
-        total = {**asdict(Stats.of(tot)), "new_requests": tot.new_requests,
-                 "cached_prompt_tokens": tot.cached_prompt_tokens,
-                 "cached_completion_tokens": tot.cached_completion_tokens, "cached_cost_usd": tot.cached_cost_usd}
-        return {"invocation": self.calls.invocation, "rows": rows, "total": total,
+                         **usage_counts(t)})
+        return {"invocation": self.calls.invocation, "rows": rows, "total": usage_counts(recs.tally()),
                 "failure_rates": self.failure_rates()}
 
     def write(self, path: str | Path) -> None:

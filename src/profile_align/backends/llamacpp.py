@@ -60,6 +60,7 @@ class LlamaCppBackend:
             raise BackendError(f"GGUF model file not found: {self.model_path}")
         self.model_id = model_id or (self.model_path.split("::")[-1] if self._hub else Path(self.model_path).stem)
         threads = n_threads or os.cpu_count() or 1
+        self.n_ctx = n_ctx  # the context window (the factor engine sizes its inputs by it)
         self._llama_kwargs = dict(n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
                                   n_gpu_layers=n_gpu_layers, chat_format=chat_format, verbose=verbose,
                                   logits_all=False, **llama_kwargs)

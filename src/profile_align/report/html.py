@@ -10,7 +10,7 @@ from __future__ import annotations
 import jinja2
 from markupsafe import Markup
 
-from .. import __version__
+from ..version import __version__
 from .blocks import FigureRef, KeyValues, Note, PairExample, Table, Text
 from .derive import all_flags, diagnostics_ran, llm_usage, n_bad_calls
 from .document import Report

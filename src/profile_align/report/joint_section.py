@@ -14,7 +14,7 @@ from ..rundir import RunDir
 from .blocks import Block, FigureRef, KeyValues, Note, Table, fmt_num, fmt_p, fmt_pct, fmt_score
 from .build import RunData
 from .derive import factor_label
-from .plots import NEG, NEUTRAL, POS, SIG, register_figure
+from .plots import NEG, NEUTRAL, POS, SIG, correlation_heatmap, register_figure
 from .sections import Omitted, register_section
 
 __all__ = ["joint_tables", "sec_joint", "fig_joint_effects", "fig_joint_correlation"]
@@ -84,29 +84,7 @@ def fig_joint_effects(run: RunData):
 @register_figure("joint_correlation", "Correlation of the pairwise factor differences (input of the joint model)")
 def fig_joint_correlation(run: RunData):
     c = _corr_matrix(run)
-    if c is None or len(c) < 2:
-        return None
-    from matplotlib.figure import Figure
-
-    n = len(c)
-    fig = Figure(figsize=(1.6 + 0.42 * n, 1.0 + 0.38 * n), layout="constrained")
-    ax = fig.subplots()
-    m = c.to_numpy(float)
-    mesh = ax.pcolormesh(np.ma.masked_invalid(m), cmap="RdBu_r", vmin=-1, vmax=1, edgecolors="white", linewidth=0.5)
-    for i in range(n):
-        for k in range(n):
-            v = m[i, k]
-            ax.text(k + 0.5, i + 0.5, "–" if math.isnan(v) else f"{v:.2f}", ha="center", va="center", fontsize=6.5,
-                    color="white" if not math.isnan(v) and abs(v) > 0.6 else SIG)
-    labels = [factor_label(f) for f in c.index]
-    ax.set_xticks(np.arange(n) + 0.5)
-    ax.set_xticklabels(labels, rotation=45, ha="right")
-    ax.set_yticks(np.arange(n) + 0.5)
-    ax.set_yticklabels(labels)
-    ax.set_xlim(0, n)
-    ax.set_ylim(n, 0)
-    fig.colorbar(mesh, ax=ax, shrink=0.7)
-    return fig
+    return None if c is None or len(c) < 2 else correlation_heatmap(c)
 
 
 def _corr_matrix(run: RunData) -> pd.DataFrame | None:

@@ -10,7 +10,7 @@ import os
 import re
 from pathlib import Path
 
-from .. import __version__
+from ..version import __version__
 from .blocks import Cell, FigureRef, KeyValues, Note, PairExample, Section, Table, Text
 from .document import Report
 from .plots import FIGURE_TITLES

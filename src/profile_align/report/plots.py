@@ -20,7 +20,8 @@ import numpy as np
 from .build import RunData
 from .derive import differences, factor_correlation, factor_label, gen_eval_pairs, score_matrix
 
-__all__ = ["FIGURES", "FIGURE_TITLES", "RC", "render_figures", "figure_svg", "save_png", "register_figure"]
+__all__ = ["FIGURES", "FIGURE_TITLES", "RC", "render_figures", "figure_svg", "save_png", "register_figure",
+           "correlation_heatmap"]
 
 RC: dict[Any, Any] = {  # matplotlib rcParams (its keys are typed as a Literal of every rc name)
     "svg.fonttype": "none",
@@ -198,8 +199,12 @@ def fig_bias(run: RunData):
 @register_figure("factor_correlation", "Spearman correlation of factor values over all outputs")
 def fig_corr(run: RunData):
     c = factor_correlation(run)
-    if c.empty:
-        return None
+    return None if c.empty else correlation_heatmap(c)
+
+
+def correlation_heatmap(c: Any):
+    """A factor x factor correlation matrix (a square DataFrame indexed by factor name) as an annotated
+    heatmap (also the joint section's correlation figure)."""
     n = len(c)
     fig = _figure(1.6 + 0.42 * n, 1.0 + 0.38 * n)
     ax = fig.subplots()

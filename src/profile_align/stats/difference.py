@@ -29,7 +29,7 @@ from profile_align.stats._resample import percentile_interval, resample_sums, sw
 from profile_align.stats.scores import FactorScoreResult
 from profile_align.stats.tau import CATEGORIES, Counts, TiePolicy, tau_14
 
-__all__ = ["DifferenceResult", "compare_judges", "holm"]
+__all__ = ["FactorDifference", "DifferenceResult", "compare_judges", "holm"]
 
 Method = Literal["bootstrap", "permutation"]
 
@@ -49,19 +49,26 @@ def holm(p_values: Sequence[float] | NDArray) -> NDArray[np.float64]:
 
 
 @dataclass(frozen=True, eq=False)
-class DifferenceResult:
-    """Per-factor ``score_a - score_b`` with CI, p-values (raw and Holm) and test settings."""
+class FactorDifference:
+    """What every per-factor comparison of two judges has: the difference per factor, its CI and its
+    p-values (raw and Holm-adjusted). The subclasses say what is compared and in which direction."""
 
     judge_a: str
     judge_b: str
     factor_names: list[str]
-    score_a: NDArray[np.float64]
-    score_b: NDArray[np.float64]
     diff: NDArray[np.float64]
     ci_low: NDArray[np.float64]
     ci_high: NDArray[np.float64]
     p_value: NDArray[np.float64]
     p_holm: NDArray[np.float64]
+
+
+@dataclass(frozen=True, eq=False)
+class DifferenceResult(FactorDifference):
+    """Per-factor ``score_a - score_b`` (tau_14) with CI, p-values (raw and Holm) and test settings."""
+
+    score_a: NDArray[np.float64]
+    score_b: NDArray[np.float64]
     method: str
     n_boot: int
     ci: float

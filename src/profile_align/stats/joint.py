@@ -37,7 +37,7 @@ from scipy.special import expit
 
 from profile_align.stats._resample import bootstrap_weights, percentile_interval
 from profile_align.stats.alignment import align
-from profile_align.stats.difference import holm
+from profile_align.stats.difference import FactorDifference, holm
 from profile_align.stats.scores import factorize_ids
 
 __all__ = [
@@ -810,20 +810,13 @@ def predictive_check(fit: JointFit, n_folds: int = 5, seed: int | None = 0) -> p
 
 
 # =================================================================================== comparison
-@dataclass(eq=False)
-class JointComparison:
-    """Judge B minus judge A on the joint scale (paired example bootstrap), next to the tau_14 view."""
+@dataclass(frozen=True, eq=False)
+class JointComparison(FactorDifference):
+    """Judge B minus judge A (``diff = coef_b - coef_a``) on the joint scale (paired example bootstrap),
+    next to the tau_14 view."""
 
-    judge_a: str
-    judge_b: str
-    factor_names: list[str]
     coef_a: NDArray[np.float64]
     coef_b: NDArray[np.float64]
-    diff: NDArray[np.float64]
-    ci_low: NDArray[np.float64]
-    ci_high: NDArray[np.float64]
-    p_value: NDArray[np.float64]
-    p_holm: NDArray[np.float64]
     n_boot: int
     ci: float
     joint_alignment: dict[str, Any]
@@ -923,8 +916,9 @@ def compare_joint(a: JointFit, b: JointFit, *, n_boot: int = 200, seed: int | No
         if abs(gap) >= 0.2:
             notes.append(f"the judges' factor rankings agree {'more' if gap > 0 else 'less'} on the joint scale "
                          f"(Kendall tau {joint_al['kendall_tau']:+.2f}) than by tau_14 ({tau['kendall_tau']:+.2f})")
-    return JointComparison(a.judge, b.judge, common, ca, cb, cb - ca, lo, hi, p, holm(p), int(n_boot), a.ci,
-                           joint_al, tau, notes)
+    return JointComparison(judge_a=a.judge, judge_b=b.judge, factor_names=common, diff=cb - ca, ci_low=lo, ci_high=hi,
+                           p_value=p, p_holm=holm(p), coef_a=ca, coef_b=cb, n_boot=int(n_boot), ci=a.ci,
+                           joint_alignment=joint_al, tau_alignment=tau, notes=notes)
 
 
 # ==================================================================== length-controlled agreement

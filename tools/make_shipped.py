@@ -1,7 +1,7 @@
 """Rebuild the shipped copies in this folder from the project's ``shared/data`` set (a maintainer
 script; the package never reads ``shared/data`` at run time).
 
-    python src/profile_align/data/shipped/make_shipped.py [path/to/shared/data]
+    python tools/make_shipped.py [path/to/shared/data]
 
 Default source: ``../shared/data`` relative to the repository root. The outputs are gzipped JSONL
 with mtime 0 and no file name in the gzip header, so rebuilding gives byte-identical files. Cuts:
@@ -22,8 +22,9 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-DEFAULT_SOURCE = HERE.parents[3].parent / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]  # the repository
+HERE = ROOT / "src" / "profile_align" / "data" / "shipped"  # where the shipped copies live
+DEFAULT_SOURCE = ROOT.parent / "shared" / "data"
 
 SUMMEVAL_FIELDS = ("id", "doc_id", "source", "reference", "system", "summary", "ratings")
 

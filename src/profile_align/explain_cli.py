@@ -15,7 +15,7 @@ from rich.table import Table
 
 __all__ = ["register", "explain_cmd"]
 
-from ..explain import write_analysis
+from .explain import write_analysis
 
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -102,9 +102,9 @@ def explain_cmd(
     """Joint factor effects: each judge's preference regressed on all factor differences at once (logistic
     Bradley-Terry, or ordinal when the judge ties), so an effect is read with the other factors held fixed;
     next to tau_14, length-controlled coefficients, VIFs, human-vs-model differences and a predictive check."""
-    from ..explain import explain
-    from ..factors.table import FactorTable, compute_factors
-    from ..rundir import RunDir
+    from .explain import explain
+    from .factors.table import FactorTable, compute_factors
+    from .rundir import RunDir
 
     path = Path(source)
     names = [s.strip() for s in select.split(",") if s.strip()] if select else None
@@ -116,7 +116,7 @@ def explain_cmd(
         table = rd.read_factors()
         target: Path | None = path
     else:
-        from ..data.loaders import load_dataset
+        from .data.loaders import load_dataset
 
         ds = load_dataset(source, fmt, aspect=aspect, seed=seed)
         table = FactorTable.load(factors_file) if factors_file else compute_factors(ds, names)

@@ -5,7 +5,7 @@ The network is cut three ways: the page's own Content-Security-Policy, a proxy t
 host resolver that resolves nothing; every request the page makes is recorded anyway, so a test can
 assert there was none besides the file itself.
 
-``python -m profile_align.report.browser REPORT.html [--screenshot PNG] [--width 1280] [--height 1800]``
+``python tests/report/browser.py REPORT.html [--screenshot PNG] [--width 1280] [--height 1800]``
 """
 
 from __future__ import annotations
