@@ -44,9 +44,9 @@ LAYERS: list[tuple[str, set[str]]] = [
 LAZY_UPWARD: dict[tuple[str, str], str] = {
     ("backends.check", "prompts"): "the prompt loader imports backends.base; the check request loads lazily",
     ("backends.factory", "rundir"): "a client factory given a run directory resolves its cache path",
-    ("data.loaders", "taxonomy"): "validating --group-by against factor names needs the taxonomy",
+    ("data.loaders", "taxonomy"): "a --task name is checked against the taxonomy's tasks (same layer)",
     ("rundir", "judges.base"): "the manifest's judge kind is validated by the judges' JudgeKind",
-    ("rundir", "pipeline.config"): "the manifest keeps the run config (validated on read)",
+    ("rundir", "pipeline.config"): "the manifest keeps the run config; read back through RunConfig",
     ("rundir", "factors.table"): "read_factors returns a FactorTable",
     ("scoring", "report.build"): "judge_kind has one definition, the report's light build module",
     ("overview", "cli"): "the overview command reuses the CLI's data loader and consoles",
@@ -55,8 +55,11 @@ LAZY_UPWARD: dict[tuple[str, str], str] = {
     ("pipeline.run", "report"): "the run writes its report when the report extra is installed",
 }
 
-# modules that import an optional extra at import time: (module, extra it needs)
-OPTIONAL: dict[str, str] = {}
+# modules that import an optional extra's package at import time -> that package (skipped when it is absent);
+# every other module imports with the core dependencies alone (the extras' models load lazily)
+OPTIONAL: dict[str, str] = {
+    "profile_align.report.html": "jinja2",  # the 'report' extra: the HTML report is a jinja2 template
+}
 
 # development-only modules: the installed package must not import them
 DEV_ONLY = ("pytest", "hypothesis", "tests", "tools", "_pytest")
