@@ -51,6 +51,7 @@ LAZY_UPWARD: dict[tuple[str, str], str] = {
     ("scoring", "report.build"): "judge_kind has one definition, the report's light build module",
     ("overview", "cli"): "the overview command reuses the CLI's data loader and consoles",
     ("experiments.cli", "cli"): "commands print through the CLI's consoles",
+    ("experiments.selfguide_cli", "cli"): "commands print through the CLI's consoles",
     ("pipeline.cli", "cli"): "commands print through the CLI's consoles",
     ("pipeline.run", "report"): "the run writes its report when the report extra is installed",
 }

@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .base import BackendError, Capabilities, Request, Response, Usage
 
@@ -223,7 +223,7 @@ def render_chat_prompt(llm: Any, messages: list[dict[str, str]]) -> tuple[str, b
 
         formatter = lcf.Jinja2ChatFormatter(template=template, eos_token=tok_text(llm.token_eos()),
                                             bos_token=tok_text(llm.token_bos()), add_generation_prompt=True)
-        res = formatter(messages=messages)
+        res = formatter(messages=cast(Any, messages))  # OpenAI-style role/content dicts: its TypedDicts' shape
         return res.prompt, not getattr(res, "added_special", False)
     fn = getattr(lcf, f"format_{str(fmt).replace('-', '_')}", None) if fmt else None
     if fn is None:
