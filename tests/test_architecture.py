@@ -257,3 +257,14 @@ def test_the_checks_can_fail(tmp_path: Path, check: str) -> None:
         assert [(i.target, i.name, i.lazy) for i in got] == [("typing", "TYPE_CHECKING", False),
                                                              ("profile_align.scoring", None, False)]
         assert _layer(_part("profile_align.scoring")) > _layer(_part("profile_align.stats.a"))
+
+
+def test_make_test_type_checks_before_pytest() -> None:
+    """``make test`` (what CI runs) runs mypy on the package, then pytest; mypy's settings are in pyproject."""
+    root = SRC.parents[1]
+    if not (root / "Makefile").exists():
+        pytest.skip("not a source checkout")
+    lines = (root / "Makefile").read_text(encoding="utf-8").split("\ntest:", 1)[1].split("\n\n", 1)[0].splitlines()
+    steps = [ln.strip() for ln in lines[1:]]
+    assert steps[0] == "$(BIN)/python -m mypy src/profile_align" and "pytest" in steps[1]
+    assert "[tool.mypy]" in (root / "pyproject.toml").read_text(encoding="utf-8")
