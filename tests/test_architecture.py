@@ -48,7 +48,6 @@ LAZY_UPWARD: dict[tuple[str, str], str] = {
     ("rundir", "judges.base"): "the manifest's judge kind is validated by the judges' JudgeKind",
     ("rundir", "pipeline.config"): "the manifest keeps the run config; read back through RunConfig",
     ("rundir", "factors.table"): "read_factors returns a FactorTable",
-    ("scoring", "report.build"): "judge_kind has one definition, the report's light build module",
     ("overview", "cli"): "the overview command reuses the CLI's data loader and consoles",
     ("experiments.cli", "cli"): "commands print through the CLI's consoles",
     ("experiments.selfguide_cli", "cli"): "commands print through the CLI's consoles",

@@ -19,6 +19,7 @@ import numpy as np
 from .data.dataset import Dataset
 from .data.model import Verdict
 from .factors.table import FactorTable, compute_factors
+from .judges.base import kind_of_name
 from .stats import (
     AgreementResult,
     AlignmentResult,
@@ -64,10 +65,8 @@ class UnknownJudgeKind(ValueError):
 
 
 def judge_kind(name: str) -> str:
-    """The kind of a judge from its name (docs/run-directory.md naming; one definition, the report's)."""
-    from .report.build import judge_kind as kind_from_name  # light module: no plotting imports
-
-    return str(kind_from_name(name))
+    """The kind of a judge from its name (docs/run-directory.md naming; one definition, the judges')."""
+    return kind_of_name(name)
 
 
 def default_policy(judge: str, kind: str | None = None) -> str:

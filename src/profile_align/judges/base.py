@@ -20,7 +20,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from .common import JudgeResult
 
 __all__ = ["JudgeKind", "Setting", "SETTINGS", "Judge", "JudgeContext", "JudgeBuilder", "JUDGE_BUILDERS",
-           "register_judge", "judge_builder"]
+           "register_judge", "judge_builder", "kind_of_name"]
+
+
+def kind_of_name(name: str) -> str:
+    """The kind of a judge from its name (docs/run-directory.md naming): ``human``, ``rm:<label>``,
+    ``<label>:generation`` / ``:evaluation`` / ``:improvement``; anything else is ``"other"``."""
+    if name == "human":
+        return JudgeKind.HUMAN.value
+    if name.startswith("rm:"):
+        return JudgeKind.REWARD_MODEL.value
+    for kind in ("generation", "evaluation", "improvement"):
+        if name.endswith(":" + kind):
+            return kind
+    return "other"
 
 
 class JudgeKind(str, Enum):

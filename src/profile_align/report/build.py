@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from ..judges.base import JudgeKind
+from ..judges.base import kind_of_name as judge_kind  # for judges the manifest lacks
 from ..rundir import TABLES, RunDir, RunManifest
 
 __all__ = ["RunData", "JudgeInfo", "Experiment", "load_run", "judge_kind", "NotARunDirectory"]
@@ -105,18 +106,6 @@ class RunData:
         order = list(sub["factor"])
         order += sorted(set(df["factor"]) - set(order))
         return order
-
-
-def judge_kind(name: str) -> str:
-    """The kind of a judge from its name (docs/run-directory.md naming), for judges the manifest lacks."""
-    if name == "human":
-        return JudgeKind.HUMAN.value
-    if name.startswith("rm:"):
-        return JudgeKind.REWARD_MODEL.value
-    for kind in ("generation", "evaluation", "improvement"):
-        if name.endswith(":" + kind):
-            return kind
-    return "other"
 
 
 def _try(run: RunData, what: str, fn: Callable[[], T]) -> T | None:
