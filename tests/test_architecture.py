@@ -29,7 +29,7 @@ PKG = "profile_align"
 
 # bottom to top: a part imports (at import time) only parts of strictly lower layers
 LAYERS: list[tuple[str, set[str]]] = [
-    ("foundation", {"version", "cli_options", "taxonomy", "data", "stats"}),
+    ("foundation", {"version", "cli_options", "cli_errors", "taxonomy", "data", "stats"}),
     ("model calls and run directory", {"backends", "rundir"}),
     ("prompt files", {"prompts"}),
     ("answer checks", {"diagnostics"}),

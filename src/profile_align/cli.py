@@ -9,7 +9,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import click
 import typer
@@ -27,7 +27,7 @@ class _ErrorMappingGroup(TyperGroup):
     exit code of :mod:`profile_align.cli_errors` (the one mapping; commands carry no try/except copies).
     Applies to the console script and to ``CliRunner().invoke(app, ...)`` alike."""
 
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
+    def invoke(self, ctx: Any) -> Any:  # ctx: typer's vendored click Context
         from .cli_errors import handle
 
         try:
@@ -339,8 +339,9 @@ def score(
     ds = _load(data, fmt, task, domain, aspect, map, skip_invalid, limit, sample, seed, label_map=label_map,
                skipped_to=_skipped_rows_path(output, run_dir), judges=judges, group_by=group_by,
                keep_ties=keep_human_ties)
-    table = FactorTable.load(factors_file) if factors_file else None
-    if table is not None:
+    table = None
+    if factors_file:
+        table = FactorTable.load(factors_file)
         _check_table_matches(table, ds, factors_file)
     names = _select(select)
     if table is not None and names is None:
@@ -501,7 +502,7 @@ _mount_subapps()
 
 def _version_callback(value: bool) -> None:
     if value:
-        from . import __version__
+        from .version import __version__
 
         typer.echo(f"profile-align {__version__}")
         raise typer.Exit()

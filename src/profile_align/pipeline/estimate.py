@@ -124,7 +124,8 @@ def summarize(counts: dict[tuple[str, str], RequestEstimate], concurrency: int, 
 
     notes = list(notes)
     rows = sorted(counts.values(), key=lambda r: (r.model, r.prompt_type))
-    prices, seconds, cost = Prices(), 0.0, 0.0
+    prices, seconds = Prices(), 0.0
+    cost: float | None = 0.0
     per_model: dict[str, list[RequestEstimate]] = defaultdict(list)
     for r in rows:
         per_model[r.model].append(r)
