@@ -46,7 +46,7 @@ def test_missing_weight_packages_name_the_pip_command(tmp_path, monkeypatch):
 
     monkeypatch.delenv("PROFILE_ALIGN_LOCAL_MODEL", raising=False)
     monkeypatch.setattr(weights, "cache_dir", lambda: tmp_path)
-    monkeypatch.setattr(weights, "_locate_part", lambda name: None)
+    monkeypatch.setattr(weights, "locate_part", lambda name: None)
     for args in (["probe"], ["backends", "check"]):
         res = invoke(*args)
         assert_clean(res, EXIT_MISSING_DEPENDENCY)
