@@ -48,10 +48,7 @@ LAZY_UPWARD: dict[tuple[str, str], str] = {
     ("rundir", "judges.base"): "the manifest's judge kind is validated by the judges' JudgeKind",
     ("rundir", "pipeline.config"): "the manifest keeps the run config; read back through RunConfig",
     ("rundir", "factors.table"): "read_factors returns a FactorTable",
-    ("overview", "cli"): "the overview command reuses the CLI's data loader and consoles",
-    ("experiments.cli", "cli"): "commands print through the CLI's consoles",
-    ("experiments.selfguide_cli", "cli"): "commands print through the CLI's consoles",
-    ("pipeline.cli", "cli"): "commands print through the CLI's consoles",
+    ("overview", "cli"): "the overview command reuses the CLI's data loader (_load: same package)",
     ("pipeline.run", "report"): "the run writes its report when the report extra is installed",
 }
 

@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import click
 import typer
 from typer.core import TyperGroup
-from rich.console import Console
 from rich.table import Table
 
 from .cli_errors import EXIT_FAILURE_RATE
-from .cli_options import CacheOpt, ModelOpt, NoCacheOpt, OutOpt, RefreshOpt
+from .cli_options import CacheOpt, ModelOpt, NoCacheOpt, OutOpt, RefreshOpt, err, out
 
 __all__ = ["app", "main"]
 
@@ -54,8 +52,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # Piped output (CI logs, files) gets a wide table instead of rich's 80-column default.
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 # -- shared dataset options ---------------------------------------------------------------------
 DataArg = Annotated[str, typer.Argument(

@@ -1,4 +1,5 @@
-"""Command-line options every command shares, defined once (typer ``Annotated`` aliases).
+"""Command-line options every command shares, defined once (typer ``Annotated`` aliases), and the two
+consoles every command prints through (:data:`out` for results, :data:`err` for messages).
 
 * ``--model`` / ``-m`` (:data:`ModelOpt`; :data:`ModelsOpt` where it repeats): a model string. Its default
   is ``None`` everywhere, resolved by the command: the run's model where the command reads a run, else
@@ -12,13 +13,18 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.console import Console
 
 __all__ = ["MODEL_HELP", "DEFAULT_MODEL", "ModelOpt", "ModelsOpt", "CacheOpt", "OutOpt", "RefreshOpt", "NoCacheOpt",
-           "model_or_default"]
+           "model_or_default", "out", "err"]
+
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 DEFAULT_MODEL = "local"
 MODEL_HELP = ("Model string: local (embedded Qwen2.5-Coder-1.5B), smollm2, llamacpp:/path/model.gguf, "

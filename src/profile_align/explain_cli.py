@@ -5,20 +5,16 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-__all__ = ["register", "explain_cmd"]
-
+from .cli_options import err, out
 from .explain import write_analysis
 
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+__all__ = ["register", "explain_cmd"]
 
 
 def _fmt(x: float, nd: int = 3) -> str:

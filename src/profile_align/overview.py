@@ -152,7 +152,8 @@ def overview(
     factor scores with bootstrap CIs. Runs in seconds; no model."""
     from rich.table import Table
 
-    from .cli import _load, err, out  # the loader shared by the commands (same package)
+    from .cli import _load  # the loader shared by the commands (same package)
+    from .cli_options import err, out
 
     ds = _load(data, fmt, task, None, "mean", map, skip_invalid, None, label_map=label_map,
                skipped_to=(output.parent / "skipped_rows.csv") if output else None, judges=judges,

@@ -14,7 +14,7 @@ __all__ = ["register"]
 
 
 def _console():
-    from ..cli import err, out
+    from ..cli_options import err, out
 
     return out, err
 

@@ -16,7 +16,7 @@ RunDirArg = Annotated[Path, typer.Argument(help="Run directory of `profile-align
 
 
 def _console():
-    from ..cli import err, out
+    from ..cli_options import err, out
 
     return out, err
 

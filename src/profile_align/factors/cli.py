@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from ..cli_options import CacheOpt, ModelOpt, NoCacheOpt, RefreshOpt, model_or_default
+from ..cli_options import CacheOpt, ModelOpt, NoCacheOpt, RefreshOpt, err, model_or_default, out
 from ..cli_options import OutOpt as RunDirOpt
 
 __all__ = ["register", "build_client", "print_extraction", "validate_factors"]
 
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 ConcOpt = Annotated[int, typer.Option("--concurrency", help="Requests in flight (the in-process model serves one at a time).")]
 UniEvalOpt = Annotated[Optional[str], typer.Option(

@@ -71,7 +71,7 @@ def register(app: typer.Typer) -> None:
             cfg = load_config(cfg, [f"sample.examples={limit if n is None else min(n, limit)}"])
         check_data_source(cfg, str(config))
         if cfg.factors.names is None and cfg.factor_model and not dry_run:
-            from ..cli import err
+            from ..cli_options import err
             from ..taxonomy import REGISTRY, factors_for_task
 
             task = cfg.dataset.task
@@ -81,7 +81,7 @@ def register(app: typer.Typer) -> None:
                       f"{cfg.factor_model}{f' ({len(llm)} LLM factors)' if llm else ''}, one or more LLM requests "
                       "per text and factor; `--dry-run` counts them first", markup=False, highlight=False)
         if dry_run:
-            from ..cli import out as stdout
+            from ..cli_options import out as stdout
             from .estimate import estimate_run
 
             for line in estimate_run(cfg).lines():
@@ -95,7 +95,7 @@ def register(app: typer.Typer) -> None:
             if not existed and target.is_dir() and not _did_work(target):
                 shutil.rmtree(target, ignore_errors=True)
             raise
-        from ..cli import err
+        from ..cli_options import err
 
         if result.strict_failed:
             err.print("strict mode: " + "; ".join(result.strict_failed), markup=False)
