@@ -74,3 +74,12 @@ json_values = st.recursive(
        after=st.sampled_from(["", "\nHope this helps!", "\n```\nDone."]))
 def test_extract_json_roundtrip(obj, before, after):
     assert extract_json(before + json.dumps(obj) + after) == obj
+
+
+def test_backticks_inside_a_json_string_do_not_cut_the_value():
+    # an unclosed fence, then an object with "```" in a key: the fence pattern stops inside the string;
+    # the piece it cut ([]) is no answer of its own (hypothesis found this)
+    text = 'Sure.\n```json\n' + json.dumps({"": [], "```": None})
+    assert extract_json(text) == {"": [], "```": None}
+    text = 'Sure.\n```json\n' + json.dumps({"0": [], "": [None], "```": None})
+    assert extract_json(text) == {"0": [], "": [None], "```": None}

@@ -112,11 +112,15 @@ def _candidates(text: str) -> list[Any]:
     if m and "```" not in m.group(1):
         bodies.append(m.group(1))
     found: list[Any] = []
+    whole = [s for s in _balanced_spans(text) if _try_load(s)[0]]
     for source in [*bodies, *_balanced_spans(text)]:
         ok, value = _try_load(source)
         if not ok:
-            # a fence around prose with a JSON object inside it
+            # a fence around prose with a JSON object inside it; not a piece of a larger JSON value that a
+            # "```" inside one of its strings cut (that value is a candidate of its own)
             for span in _balanced_spans(source) if source in bodies else ():
+                if any(span in big and span != big for big in whole):
+                    continue
                 ok, value = _try_load(span)
                 if ok and value not in found:
                     found.append(value)
