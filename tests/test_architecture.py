@@ -50,6 +50,9 @@ LAZY_UPWARD: dict[tuple[str, str], str] = {
     ("rundir", "factors.table"): "read_factors returns a FactorTable",
     ("overview", "cli"): "the overview command reuses the CLI's data loader (_load: same package)",
     ("pipeline.run", "report"): "the run writes its report when the report extra is installed",
+    ("pipeline.summary", "report.findings"): "the plain-language reading of a factor has one definition, the report's",
+    ("score_many", "pipeline.analyse"): "score --judges writes the tables run writes (one table assembly)",
+    ("score_many", "pipeline.config"): "... with the run's statistics settings (StatsConfig)",
 }
 
 # modules that import an optional extra's package at import time -> that package (skipped when it is absent);
