@@ -138,19 +138,6 @@ def _select(select: str | None) -> list[str] | None:
     return [s.strip() for s in select.split(",") if s.strip()] if select else None
 
 
-def _write_frame(df, path: Path) -> None:
-    suffix = path.suffix.lower()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
-        df.to_csv(path, index=False)
-    elif suffix == ".parquet":
-        df.to_parquet(path, index=False)
-    elif suffix == ".json":
-        path.write_text(df.to_json(orient="records", indent=1))
-    else:
-        raise typer.BadParameter(f"unsupported output format {suffix!r}: use .json, .csv or .parquet")
-
-
 def _json_safe(x):
     """JSON without bare NaN/Infinity: non-finite numbers become null (numpy scalars become numbers)."""
     if isinstance(x, dict):
@@ -368,7 +355,9 @@ def score(
             output.parent.mkdir(parents=True, exist_ok=True)
             res.save_json(output)
         else:
-            _write_frame(res.to_frame(), output)
+            from .score_many import write_frame
+
+            write_frame(res.to_frame(), output)
         err.print(f"wrote {output}")
 
 

@@ -26,7 +26,7 @@ from .factors.table import FactorTable, compute_factors
 from .scoring import factor_scores, group_factor_scores
 from .stats import FactorScoreResult
 
-__all__ = ["score_many", "judge_order", "per_judge_path", "scores_frame", "write_score_run"]
+__all__ = ["score_many", "judge_order", "per_judge_path", "scores_frame", "write_score_run", "write_frame"]
 
 
 def judge_order(ds: Dataset) -> list[str]:
@@ -102,6 +102,20 @@ def write_score_run(out_dir: Path, ds: Dataset, table: FactorTable, factors: Seq
     return rd.path
 
 
+def write_frame(df: pd.DataFrame, path: Path) -> None:
+    """Write a score table as CSV, Parquet or JSON records, by the file's suffix (``score -o``)."""
+    suffix = path.suffix.lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        df.to_csv(path, index=False)
+    elif suffix == ".parquet":
+        df.to_parquet(path, index=False)
+    elif suffix == ".json":
+        path.write_text(df.to_json(orient="records", indent=1))
+    else:
+        raise ValueError(f"unsupported output format {suffix!r}: use .json, .csv or .parquet")
+
+
 def score_many(ds: Dataset, table: FactorTable | None, factors: Sequence[str] | None, *, group_by: str | None,
                policy: str | None, n_boot: int, ci: float, seed: int, output: Path | None, console: Any,
                err: Any, table_of: Callable[[FactorScoreResult, str], Any], run_dir: Path | None = None,
@@ -125,17 +139,7 @@ def score_many(ds: Dataset, table: FactorTable | None, factors: Sequence[str] | 
         console.print(ds.cluster_note(), markup=False, highlight=False)
         groups = scores_frame(results, columns)
         if output is not None:
-            df = groups
-            output.parent.mkdir(parents=True, exist_ok=True)
-            suffix = output.suffix.lower()
-            if suffix == ".csv":
-                df.to_csv(output, index=False)
-            elif suffix == ".parquet":
-                df.to_parquet(output, index=False)
-            elif suffix == ".json":
-                output.write_text(df.to_json(orient="records", indent=1))
-            else:
-                raise ValueError(f"unsupported output format {suffix!r}: use .json, .csv or .parquet")
+            write_frame(groups, output)
             err.print(f"wrote {output}")
     else:
         _score_each(ds, table, judges, kw, how, output, console, err, table_of)
